@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { sbError } from './errors.ts';
+
+/** Every setting Switchboard reads, with its environment variable and default. Documented in README and deploy/.env.example. */
+export interface Config {
+  esl: { host: string; port: number; password: string; reconnectMaxMs: number; commandTimeoutMs: number };
+  outbound: { host: string; port: number };
+  http: { host: string; port: number };
+  logLevel: string;
+  flowsDir: string;
+  redisUrl: string | undefined;
+}
+
+export const DEFAULT_ESL_PASSWORD = 'ClueCon';
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    esl: {
+      host: str(env, 'SB_ESL_HOST', '127.0.0.1'),
+      port: port(env, 'SB_ESL_PORT', 8021),
+      password: str(env, 'SB_ESL_PASSWORD', DEFAULT_ESL_PASSWORD),
+      reconnectMaxMs: int(env, 'SB_ESL_RECONNECT_MAX_MS', 10_000),
+      commandTimeoutMs: int(env, 'SB_ESL_TIMEOUT_MS', 10_000),
+    },
+    outbound: { host: str(env, 'SB_OUTBOUND_HOST', '127.0.0.1'), port: port(env, 'SB_OUTBOUND_PORT', 8084) },
+    http: { host: str(env, 'SB_HTTP_HOST', '127.0.0.1'), port: port(env, 'SB_HTTP_PORT', 8080) },
+    logLevel: str(env, 'SB_LOG_LEVEL', 'info'),
+    flowsDir: str(env, 'SB_FLOWS_DIR', 'flows'),
+    redisUrl: env.REDIS_URL || undefined,
+  };
+}
+
+/** Reads `.env` from the working directory into process.env (existing variables win). */
+export function loadDotEnv(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path);
+}
+
+/** Warnings an operator must see at start-up, e.g. the default ESL password on a non-loopback host. */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.esl.password === DEFAULT_ESL_PASSWORD && !isLoopback(config.esl.host)) {
+    warnings.push(
+      `SB_ESL_PASSWORD is the FreeSWITCH default "${DEFAULT_ESL_PASSWORD}" while SB_ESL_HOST=${config.esl.host} is not a loopback address: ` +
+        'anyone who reaches that port controls your PBX. Set a strong password in event_socket.conf.xml and SB_ESL_PASSWORD.',
+    );
+  }
+  return warnings;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+function str(env: Env, name: string, fallback: string): string {
+  const v = env[name];
+  return v === undefined || v === '' ? fallback : v;
+}
+
+function int(env: Env, name: string, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw sbError('SB_CONFIG_INVALID', `${name}=${v} is not a non-negative integer`);
+  return n;
+}
+
+function port(env: Env, name: string, fallback: number): number {
+  const n = int(env, name, fallback);
+  if (n > 65535) throw sbError('SB_CONFIG_INVALID', `${name}=${n} is not a TCP port`);
+  return n;
+}

@@ -1,0 +1,66 @@
+/**
+ * The one registry of Switchboard's error codes. Each code has a stable name users can search
+ * for, a message template and, where it can reach a REST client, an HTTP status.
+ * Tests assert codes, never prose.
+ */
+const codes = {
+  // configuration
+  SB_CONFIG_INVALID: { status: 500, message: 'invalid configuration: %s' },
+  // ESL transport
+  SB_ESL_CLOSED: { status: 503, message: 'event socket closed: %s' },
+  SB_ESL_TIMEOUT: { status: 504, message: 'event socket command timed out after %s ms: %s' },
+  SB_ESL_AUTH: { status: 503, message: 'event socket authentication failed: %s' },
+  SB_ESL_COMMAND_FAILED: { status: 502, message: 'FreeSWITCH answered %s' },
+  SB_ESL_PROTOCOL: { status: 502, message: 'malformed event socket frame: %s' },
+  SB_ESL_UNSAFE_VALUE: { status: 400, message: 'unsafe value for %s: %s' },
+  // calls
+  SB_CALL_GONE: { status: 410, message: 'call %s has ended' },
+  SB_CALL_TIMEOUT: { status: 504, message: 'call %s: timed out waiting for %s' },
+  SB_CALL_ABORTED: { status: 499, message: 'call %s: %s aborted' },
+  SB_CALL_APP_FAILED: { status: 502, message: 'call %s: %s failed: %s' },
+} as const;
+
+export type ErrorCode = keyof typeof codes;
+
+export interface ErrorContext {
+  callId?: string;
+  flow?: string;
+  step?: string;
+  file?: string;
+  line?: number;
+  column?: number;
+  pointer?: string;
+  [key: string]: unknown;
+}
+
+export class SwitchboardError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, args: ReadonlyArray<string | number>, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(format(codes[code].message, args), options);
+    this.name = 'SwitchboardError';
+    this.code = code;
+    this.status = codes[code].status;
+    this.context = context;
+  }
+}
+
+export function sbError(code: ErrorCode, ...args: Array<string | number>): SwitchboardError {
+  return new SwitchboardError(code, args);
+}
+
+export function isSwitchboardError(err: unknown, code?: ErrorCode): err is SwitchboardError {
+  return err instanceof SwitchboardError && (code === undefined || err.code === code);
+}
+
+/** Every known code, for docs and tests. */
+export function errorCodes(): ReadonlyArray<ErrorCode> {
+  return Object.keys(codes) as ErrorCode[];
+}
+
+function format(template: string, args: ReadonlyArray<string | number>): string {
+  let i = 0;
+  return template.replace(/%s/g, () => (i < args.length ? String(args[i++]) : '?'));
+}
