@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { sbError } from './errors.ts';
 
 /** Every setting Switchboard reads, with its environment variable and default. Documented in README and deploy/.env.example. */
@@ -9,10 +11,15 @@ export interface Config {
   http: { host: string; port: number };
   logLevel: string;
   flowsDir: string;
+  /** Where relative sound paths in flows point, as FreeSWITCH sees the file system. */
+  soundsDir: string;
+  /** Extra plugin directories (besides the bundled plugins/), separated by ':'. */
+  pluginDirs: string[];
   redisUrl: string | undefined;
 }
 
 export const DEFAULT_ESL_PASSWORD = 'ClueCon';
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 type Env = Record<string, string | undefined>;
 
@@ -29,6 +36,8 @@ export function loadConfig(env: Env = process.env): Config {
     http: { host: str(env, 'SB_HTTP_HOST', '127.0.0.1'), port: port(env, 'SB_HTTP_PORT', 8080) },
     logLevel: str(env, 'SB_LOG_LEVEL', 'info'),
     flowsDir: str(env, 'SB_FLOWS_DIR', 'flows'),
+    soundsDir: str(env, 'SB_SOUNDS_DIR', resolve(PROJECT_ROOT, 'flows/sounds')),
+    pluginDirs: [resolve(PROJECT_ROOT, 'plugins'), ...str(env, 'SB_PLUGIN_DIRS', '').split(':').filter(Boolean)],
     redisUrl: env.REDIS_URL || undefined,
   };
 }

@@ -18,6 +18,24 @@ const codes = {
   SB_CALL_TIMEOUT: { status: 504, message: 'call %s: timed out waiting for %s' },
   SB_CALL_ABORTED: { status: 499, message: 'call %s: %s aborted' },
   SB_CALL_APP_FAILED: { status: 502, message: 'call %s: %s failed: %s' },
+  // plugins and flows
+  SB_PLUGIN_INVALID: { status: 500, message: 'plugin %s: %s' },
+  SB_FLOW_YAML: { status: 400, message: '%s' },
+  SB_FLOW_NOT_MAPPING: { status: 400, message: '%s' },
+  SB_FLOW_EMPTY: { status: 400, message: '%s' },
+  SB_FLOW_SCHEMA: { status: 400, message: '%s' },
+  SB_FLOW_UNKNOWN_STEP: { status: 400, message: '%s' },
+  SB_FLOW_BAD_OPTION: { status: 400, message: '%s' },
+  SB_FLOW_DUPLICATE_ID: { status: 400, message: '%s' },
+  SB_FLOW_UNKNOWN_TARGET: { status: 400, message: '%s' },
+  SB_FLOW_UNKNOWN_OUTCOME: { status: 400, message: '%s' },
+  SB_FLOW_UNREACHABLE: { status: 400, message: '%s' },
+  SB_FLOW_UNKNOWN_VARIABLE: { status: 400, message: '%s' },
+  SB_FLOW_DUPLICATE_MATCH: { status: 400, message: '%s' },
+  SB_FLOW_DUPLICATE_NAME: { status: 400, message: '%s' },
+  SB_FLOW_MAX_STEPS: { status: 500, message: 'flow %s: more than %s steps run; stopping (a loop?)' },
+  SB_FLOW_NO_ROUTE: { status: 404, message: 'no flow matches %s' },
+  SB_STEP_FAILED: { status: 500, message: 'step %s failed: %s' },
 } as const;
 
 export type ErrorCode = keyof typeof codes;

@@ -1,0 +1,35 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../log.ts';
+import type { Service } from '../service.ts';
+
+/** HTTP: health and Prometheus metrics (unauthenticated). The REST API mounts here too. */
+export class HttpServer {
+  readonly app: FastifyInstance;
+
+  constructor(private readonly options: { service: Service; logger: Logger }) {
+    this.app = Fastify({ loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 1024 * 1024 });
+    const { service } = options;
+    this.app.get('/health', async (_req, reply) => {
+      const esl = service.esl?.connected ?? false;
+      const body = { status: esl ? 'ok' : 'degraded', esl: { connected: esl }, flows: service.flows?.all().length ?? 0, calls: service.server?.calls.size ?? 0 };
+      return reply.code(esl ? 200 : 503).send(body);
+    });
+    this.app.get('/metrics', async (_req, reply) => {
+      const registry = service.metrics.registry;
+      return reply.type(registry.contentType).send(await registry.metrics());
+    });
+  }
+
+  async start(host: string, port: number): Promise<string> {
+    return this.app.listen({ host, port });
+  }
+
+  get port(): number {
+    const a = this.app.server.address();
+    return typeof a === 'object' && a !== null ? a.port : 0;
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+  }
+}

@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { ENGINE_VERSION } from '../version.ts';
+import { demoCommand } from './demo.ts';
+import { pluginsCommand } from './plugins.ts';
+import { startCommand } from './start.ts';
+import { validateCommand } from './validate.ts';
+
+const program = new Command()
+  .name('switchboard')
+  .description('Call flows in YAML for FreeSWITCH')
+  .version(ENGINE_VERSION)
+  .showHelpAfterError();
+
+program.addCommand(startCommand());
+program.addCommand(demoCommand());
+program.addCommand(validateCommand());
+program.addCommand(pluginsCommand());
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,112 @@
+import type { AddressInfo } from 'node:net';
+import { configWarnings, type Config } from './config.ts';
+import { SwitchboardError } from './errors.ts';
+import { EslClient, EslServer, type Call } from './esl/index.ts';
+import { FlowRegistry, type LoadResult } from './flow/registry.ts';
+import { runFlow, type FlowResult, type TimelineEntry } from './flow/runner.ts';
+import type { Logger } from './log.ts';
+import { Metrics } from './metrics.ts';
+import { PluginHost } from './plugins/host.ts';
+import { HttpServer } from './api/http.ts';
+
+export interface ServiceOptions {
+  config: Config;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Every timeline entry of every call (demo and simulate print them). */
+  onTimeline?: (call: Call, entry: TimelineEntry) => void;
+  onFlowEnd?: (call: Call, result: FlowResult) => void;
+  /** Start the HTTP server (health, metrics). */
+  http?: boolean;
+}
+
+/**
+ * The running Switchboard: plugins and flows loaded, the inbound event socket connected, the
+ * outbound socket server accepting calls, HTTP for health and metrics. start() in that order,
+ * close() in reverse.
+ */
+export class Service {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  plugins!: PluginHost;
+  flows!: FlowRegistry;
+  esl!: EslClient;
+  server!: EslServer;
+  http: HttpServer | undefined;
+  private outbound: AddressInfo | undefined;
+
+  constructor(private readonly options: ServiceOptions) {
+    this.config = options.config;
+    this.log = options.logger;
+    this.metrics = options.metrics ?? new Metrics();
+  }
+
+  get outboundAddress(): AddressInfo {
+    if (!this.outbound) throw new Error('service not started');
+    return this.outbound;
+  }
+
+  async start(): Promise<void> {
+    for (const w of configWarnings(this.config)) this.log.warn(w);
+    this.plugins = await PluginHost.load(this.config.pluginDirs);
+    for (const p of this.plugins.problems) this.log.error({ code: p.code, source: p.source }, `plugin skipped: ${p.message}`);
+    this.flows = new FlowRegistry([this.config.flowsDir], this.plugins, this.log);
+    const loaded = this.flows.reload();
+    if (!loaded.ok) throw new SwitchboardError('SB_CONFIG_INVALID', [`flows in ${this.config.flowsDir} have errors (run: switchboard validate)`]);
+    this.flows.watch((r) => this.metrics.flowReloads.inc({ result: r.ok ? 'ok' : 'rejected' }));
+
+    this.esl = new EslClient({ ...this.config.esl, logger: this.log, timeoutMs: this.config.esl.commandTimeoutMs, reconnect: { maxMs: this.config.esl.reconnectMaxMs } });
+    this.esl.on('connected', () => this.metrics.eslConnected.set(1));
+    this.esl.on('disconnected', () => this.metrics.eslConnected.set(0));
+    await this.esl.start();
+    this.esl.on('connected', () => this.metrics.eslReconnects.inc());
+
+    this.server = new EslServer({ ...this.config.outbound, logger: this.log, onCall: (call) => this.handleCall(call) });
+    this.outbound = await this.server.start();
+
+    if (this.options.http !== false) {
+      this.http = new HttpServer({ service: this, logger: this.log });
+      await this.http.start(this.config.http.host, this.config.http.port);
+    }
+  }
+
+  /** Recompiles the flows (SIGHUP, `switchboard reload`). */
+  reload(): LoadResult {
+    const r = this.flows.reload();
+    this.metrics.flowReloads.inc({ result: r.ok ? 'ok' : 'rejected' });
+    return r;
+  }
+
+  async close(): Promise<void> {
+    await this.http?.close();
+    await this.server?.close();
+    await this.esl?.close();
+    this.flows?.close();
+  }
+
+  private async handleCall(call: Call): Promise<void> {
+    const byName = call.data.variables.sb_flow;
+    const plan = byName !== undefined ? this.flows.get(byName) : this.flows.route(call.data);
+    if (!plan) {
+      call.log.warn({ to: call.data.destination, context: call.data.context, flow: byName }, 'no flow for this call; hanging up');
+      this.metrics.callsTotal.inc({ state: 'unrouted' });
+      await call.hangup('NO_ROUTE_DESTINATION');
+      return;
+    }
+    this.metrics.callsTotal.inc({ state: 'started' });
+    this.metrics.callsActive.inc();
+    try {
+      const result = await runFlow(plan, call, {
+        config: this.config,
+        logger: this.log,
+        onTimeline: this.options.onTimeline ? (e) => this.options.onTimeline?.(call, e) : undefined,
+        onStepDone: (step, seconds, outcome) => this.metrics.stepDuration.observe({ step, outcome }, seconds),
+      });
+      this.metrics.callsTotal.inc({ state: result.ending });
+      this.options.onFlowEnd?.(call, result);
+    } finally {
+      this.metrics.callsActive.dec();
+    }
+  }
+}
