@@ -35,9 +35,9 @@ export const flowDocumentSchema = {
     },
     vars: { type: 'object', description: 'Flow variables, readable as ${vars.name}.' },
     max_steps: { type: 'integer', minimum: 1, default: 500, description: 'Guard against loops: the flow stops after this many steps.' },
-    steps: { type: 'array', minItems: 1, items: { type: ['string', 'object'] } },
-    on_error: { type: 'array', items: { type: ['string', 'object'] } },
-    on_hangup: { type: 'array', items: { type: ['string', 'object'] } },
+    steps: { type: 'array', minItems: 1, description: 'The steps, run in order: a plugin name, or a mapping { <plugin>: options, id?, on? }.' },
+    on_error: { type: 'array', description: 'Steps run when a step fails and has no on: { error } branch.' },
+    on_hangup: { type: 'array', description: 'Cleanup steps run after the call has ended.' },
   },
   definitions: {
     stringList: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
@@ -100,7 +100,7 @@ export function compileFlow(text: string, file: string, host: PluginHost, env: R
   const flow = doc as Record<string, unknown>;
 
   if (!validateDocument(flow)) {
-    for (const e of validateDocument.errors ?? []) reportSchemaError(e, [], src, report, Object.keys(flowDocumentSchema.properties), 'flow');
+    for (const e of typosExplained(validateDocument.errors ?? [], Object.keys(flowDocumentSchema.properties))) reportSchemaError(e, [], src, report, Object.keys(flowDocumentSchema.properties), 'flow');
   }
   const flowName = typeof flow.name === 'string' ? flow.name : '?';
   const vars = isRecord(flow.vars) ? flow.vars : {};
@@ -301,8 +301,8 @@ function parseStep(item: unknown, section: Section, path: Array<string | number>
   }
 
   if (!plugin.validate(options)) {
-    const errors = (plugin.validate.errors ?? []).filter((e) => !isTemplated(options, e.instancePath));
     const props = Object.keys((meta.schema.properties as Record<string, unknown> | undefined) ?? {});
+    const errors = typosExplained(plugin.validate.errors ?? [], props).filter((e) => !isTemplated(options, e.instancePath));
     for (const e of errors) {
       const valuePath = typeof item === 'string' || (meta.shorthand && !isRecord(value)) ? optionsPath : [...optionsPath];
       reportSchemaError(e, valuePath, src, report, props, `step "${stepLabel}"`, stepLabel);
@@ -355,6 +355,16 @@ function reportSchemaError(e: ErrorObject, basePath: Array<string | number>, src
     default:
       report(code, `${label === 'flow' ? where : `${label}: ${field}`} ${e.message ?? 'is invalid'}`, src.locate(path), extra);
   }
+}
+
+/** Drops "missing option X" when an unknown option next to it is a likely typo of X: one error, with the did-you-mean. */
+function typosExplained(errors: readonly ErrorObject[], props: readonly string[]): ErrorObject[] {
+  const typoFor = new Set(
+    errors
+      .filter((e) => e.keyword === 'additionalProperties')
+      .map((e) => `${e.instancePath}/${didYouMean(String(e.params.additionalProperty), props) ?? ''}`),
+  );
+  return errors.filter((e) => !(e.keyword === 'required' && typoFor.has(`${e.instancePath}/${String(e.params.missingProperty)}`)));
 }
 
 function valueAt(root: unknown, path: Array<string | number>): unknown {

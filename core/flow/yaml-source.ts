@@ -6,6 +6,8 @@ export interface Position {
 }
 
 interface Node {
+  /** Where the node opened, before blank space. */
+  open: number;
   start: number;
   end: number;
   result: unknown;
@@ -43,18 +45,20 @@ export function parseYaml(text: string, filename: string): YamlSource {
     return { line: lo + 1, column: offset - (lineStarts[lo] as number) + 1 };
   };
 
-  const stack: Node[] = [{ start: 0, end: text.length, result: undefined, children: [] }];
+  const stack: Node[] = [{ open: 0, start: 0, end: text.length, result: undefined, children: [] }];
   let value: unknown;
   try {
     value = yaml.load(text, {
       filename,
       listener(type, state) {
         if (type === 'open') {
-          stack.push({ start: skipBlank(text, state.position), end: -1, result: undefined, children: [] });
+          stack.push({ open: state.position, start: skipBlank(text, state.position), end: -1, result: undefined, children: [] });
         } else {
           const node = stack.pop() as Node;
           node.end = state.position;
           node.result = state.result;
+          // An empty node (a bare `-` or `key:`) is where it opened, not at the next line's text.
+          if (node.end <= node.start) node.start = node.open;
           // js-yaml wraps some nodes in a second composeNode call: keep the inner one.
           const inner = node.children.length === 1 ? node.children[0] : undefined;
           (stack[stack.length - 1] as Node).children.push(inner && inner.result === node.result ? inner : node);
@@ -73,26 +77,73 @@ export function parseYaml(text: string, filename: string): YamlSource {
     locate(path, key = false) {
       let node = root;
       if (!node) return { line: 1, column: 1 };
+      let position = node.start;
       for (let i = 0; i < path.length; i++) {
-        const seg = path[i];
+        const slot = childSlot(text, node, path[i] as string | number);
+        if (!slot) break;
         const last = i === path.length - 1;
-        let next: Node | undefined;
-        if (Array.isArray(node.result)) {
-          next = node.children[Number(seg)];
-        } else if (node.result !== null && typeof node.result === 'object') {
-          for (let k = 0; k + 1 < node.children.length; k += 2) {
-            if (String(node.children[k]?.result) === String(seg)) {
-              next = last && key ? node.children[k] : node.children[k + 1];
-              break;
-            }
-          }
+        if (last && key && slot.key) {
+          position = slot.key.start;
+          break;
         }
-        if (!next) break;
-        node = next;
+        position = slot.position;
+        if (!slot.value) break;
+        node = slot.value;
       }
-      return toPosition(node.start);
+      return toPosition(position);
     },
   };
+}
+
+interface Slot {
+  key: Node | undefined;
+  value: Node | undefined;
+  position: number;
+}
+
+/**
+ * The child of a mapping or sequence node. js-yaml reports no node for an empty value
+ * (`- ` or `key:`), so children are matched to the value's entries one by one; an empty entry
+ * gets the position of its key, or of its `-`.
+ */
+function childSlot(text: string, node: Node, seg: string | number): Slot | undefined {
+  const kids = node.children;
+  if (Array.isArray(node.result)) {
+    const items = node.result as unknown[];
+    let k = 0;
+    let prevEnd = node.start;
+    for (let i = 0; i < items.length; i++) {
+      const child = kids[k];
+      const hasNode = child !== undefined && (items[i] !== null || child.result === null);
+      const slot: Slot = hasNode ? { key: undefined, value: child, position: child.start } : { key: undefined, value: undefined, position: skipBlank(text, prevEnd) };
+      if (hasNode) {
+        k++;
+        prevEnd = child.end;
+      } else prevEnd = skipBlank(text, prevEnd) + 1;
+      if (i === Number(seg)) return slot;
+    }
+    return undefined;
+  }
+  if (node.result !== null && typeof node.result === 'object') {
+    const obj = node.result as Record<string, unknown>;
+    const keys = Object.keys(obj);
+    let k = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const keyNode = kids[k];
+      if (keyNode === undefined) return undefined;
+      k++;
+      const value = obj[keys[i] as string];
+      const next = kids[k];
+      const nextIsKey = next !== undefined && i + 1 < keys.length && String(next.result) === keys[i + 1] && value === null;
+      let valueNode: Node | undefined;
+      if (next !== undefined && !nextIsKey && (value !== null || next.result === null)) {
+        valueNode = next;
+        k++;
+      }
+      if (String(keyNode.result) === String(seg)) return { key: keyNode, value: valueNode, position: valueNode ? valueNode.start : keyNode.start };
+    }
+  }
+  return undefined;
 }
 
 function skipBlank(text: string, pos: number): number {
