@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ENGINE_VERSION } from '../version.ts';
 import { demoCommand } from './demo.ts';
 import { pluginsCommand } from './plugins.ts';
+import { schemaCommand } from './schema.ts';
 import { startCommand } from './start.ts';
 import { validateCommand } from './validate.ts';
 
@@ -15,5 +16,6 @@ program.addCommand(startCommand());
 program.addCommand(demoCommand());
 program.addCommand(validateCommand());
 program.addCommand(pluginsCommand());
+program.addCommand(schemaCommand());
 
 await program.parseAsync(process.argv);
