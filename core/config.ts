@@ -13,6 +13,8 @@ export interface Config {
   flowsDir: string;
   /** Where relative sound paths in flows point, as FreeSWITCH sees the file system. */
   soundsDir: string;
+  /** Where `record` writes relative paths, as FreeSWITCH sees the file system. */
+  recordingsDir: string;
   /** Extra plugin directories (besides the bundled plugins/), separated by ':'. */
   pluginDirs: string[];
   redisUrl: string | undefined;
@@ -37,6 +39,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: str(env, 'SB_LOG_LEVEL', 'info'),
     flowsDir: str(env, 'SB_FLOWS_DIR', 'flows'),
     soundsDir: str(env, 'SB_SOUNDS_DIR', resolve(PROJECT_ROOT, 'flows/sounds')),
+    recordingsDir: str(env, 'SB_RECORDINGS_DIR', '/var/lib/switchboard/recordings'),
     pluginDirs: [resolve(PROJECT_ROOT, 'plugins'), ...str(env, 'SB_PLUGIN_DIRS', '').split(':').filter(Boolean)],
     redisUrl: env.REDIS_URL || undefined,
   };

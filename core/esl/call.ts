@@ -61,6 +61,9 @@ export interface AudioStreamOptions {
   metadata?: string;
 }
 
+/** A value FreeSWITCH's api argument splitting leaves untouched: no quotes, no control characters, no edge spaces. */
+const LINE_SAFE = /^(?:[^\s'"\\\x00-\x1f]|[^\s'"\\\x00-\x1f][^'"\\\x00-\x1f]*[^\s'"\\\x00-\x1f])$/;
+
 interface CallEvents {
   event: [EslEvent];
   dtmf: [string];
@@ -91,7 +94,7 @@ export class Call extends EventEmitter<CallEvents> {
   private resolveEnded!: (info: HangupInfo) => void;
   private readonly waiters = new Set<Waiter>();
   private readonly digits: string[] = [];
-  private digitWake: (() => void) | null = null;
+  private readonly digitWakers = new Set<() => void>();
 
   constructor(private readonly conn: EslConnection, logger: Logger = silentLogger) {
     super();
@@ -147,13 +150,17 @@ export class Call extends EventEmitter<CallEvents> {
     }
   }
 
-  /** Sets a channel variable at once (`uuid_setvar`), without waiting for queued applications. */
+  /**
+   * Sets a channel variable. A value a command line carries verbatim goes by `uuid_setvar` (at
+   * once, not queued behind a playing file); any other value (quotes, edge whitespace, line
+   * breaks) goes by the `set` application with the value in the message body, so it arrives exact.
+   */
   async setVar(name: string, value: string | number | boolean): Promise<void> {
     assertVarName('variable name', name);
     const v = String(value);
-    assertOneLine(`variable ${name}`, v);
     assertNoExpansion(`variable ${name}`, v);
-    await this.api(`uuid_setvar ${this.id} ${name} ${v}`);
+    if (LINE_SAFE.test(v)) await this.api(`uuid_setvar ${this.id} ${name} ${v}`);
+    else await this.execute('set', `${name}=${v}`);
   }
 
   /** Reads a channel variable; undefined when unset. */
@@ -192,6 +199,13 @@ export class Call extends EventEmitter<CallEvents> {
   /** Plays a file over whatever runs on the channel, outside the application queue. */
   async broadcast(file: string, leg: 'aleg' | 'bleg' | 'both' = 'aleg'): Promise<void> {
     await this.apiOk(`uuid_broadcast ${this.id} ${assertToken('broadcast file', file)} ${leg}`);
+  }
+
+  /** Members in a conference room right now (0 when the room does not exist). */
+  async conferenceSize(room: string): Promise<number> {
+    const body = await this.api(`conference ${assertToken('conference room', room)} list count`);
+    const n = Number(body.trim());
+    return Number.isInteger(n) && n >= 0 ? n : 0;
   }
 
   async sendDtmf(digits: string): Promise<void> {
@@ -237,33 +251,51 @@ export class Call extends EventEmitter<CallEvents> {
   }
 
   /**
-   * DTMF digits as they are pressed, from the start of the call unless `flush` drops what is
-   * buffered. Ends when the call hangs up or the signal aborts.
+   * The next DTMF digit: the oldest one buffered since the call started (or since
+   * flushDigits), else the next one pressed. Undefined on timeout, abort, or hangup.
    */
+  async nextDigit(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<string | undefined> {
+    const buffered = this.digits.shift();
+    if (buffered !== undefined || this.isGone || options.signal?.aborted) return buffered;
+    return new Promise<string | undefined>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (): void => {
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', finish);
+        this.digitWakers.delete(finish);
+        resolve(this.digits.shift());
+      };
+      this.digitWakers.add(finish);
+      if (options.timeoutMs !== undefined) timer = setTimeout(finish, options.timeoutMs);
+      options.signal?.addEventListener('abort', finish, { once: true });
+    });
+  }
+
+  /** Drops digits pressed so far. */
+  flushDigits(): void {
+    this.digits.length = 0;
+  }
+
+  /** DTMF digits as an async iterator (see nextDigit); ends when the call hangs up or the signal aborts. */
   async *dtmf(options: { signal?: AbortSignal; flush?: boolean } = {}): AsyncGenerator<string> {
-    if (options.flush) this.digits.length = 0;
-    const signal = options.signal;
-    const wake = (): void => this.digitWake?.();
-    signal?.addEventListener('abort', wake);
-    try {
-      for (;;) {
-        const digit = this.digits.shift();
-        if (digit !== undefined) {
-          yield digit;
-          continue;
-        }
-        if (this.isGone || signal?.aborted) return;
-        await new Promise<void>((resolve) => (this.digitWake = resolve));
-        this.digitWake = null;
-      }
-    } finally {
-      signal?.removeEventListener('abort', wake);
+    if (options.flush) this.flushDigits();
+    for (;;) {
+      const digit = await this.nextDigit({ signal: options.signal });
+      if (digit === undefined) return;
+      yield digit;
     }
   }
 
-  /** Number of waiters and listeners still attached (leak checks). */
+  /** Number of waiters still attached (leak checks). */
   pendingWaits(): number {
-    return this.waiters.size;
+    return this.waiters.size + this.digitWakers.size;
+  }
+
+  private wakeDigitWaiters(): void {
+    // The oldest waiter takes the digit; the rest keep waiting (or see the call gone).
+    const first = this.digitWakers.values().next().value;
+    if (this.isGone) for (const w of [...this.digitWakers]) w();
+    else first?.();
   }
 
   /** Called by EslServer for every event on this call's socket. */
@@ -278,7 +310,7 @@ export class Call extends EventEmitter<CallEvents> {
         if (digit !== undefined) {
           this.digits.push(digit);
           this.emit('dtmf', digit);
-          this.digitWake?.();
+          this.wakeDigitWaiters();
         }
         break;
       }
@@ -300,7 +332,7 @@ export class Call extends EventEmitter<CallEvents> {
     const err = this.gone('command');
     this.conn.failExecutions(err);
     for (const w of [...this.waiters]) if (w.name !== 'CHANNEL_HANGUP_COMPLETE') w.reject(err);
-    this.digitWake?.();
+    this.wakeDigitWaiters();
     this.log.info({ cause: info.cause }, 'call ended');
     this.resolveEnded(info);
     this.emit('hangup', info);

@@ -69,3 +69,30 @@ export function originateArgs(req: OriginateRequest): string {
   if (req.timeoutSec !== undefined) vars.originate_timeout = Math.max(1, Math.round(req.timeoutSec));
   return `${dialString([{ endpoint: req.endpoint }], { vars })} ${originateAppString(req.app)}`;
 }
+
+/**
+ * Reads an endpoint written in a flow: `user/1001[@domain]`, `sofia/gateway/<gw>/<number>`,
+ * `sofia/<profile>/<destination>`, `loopback/<ext>[/<context>]`, or a bare extension/number
+ * (`1001`, `+15551234567`), which becomes `user/<n>@<domain>` (the call's domain when known).
+ * Throws SB_ESL_UNSAFE_VALUE on anything else.
+ */
+export function parseEndpoint(text: string, defaults: { domain?: string } = {}): Endpoint {
+  const parts = text.split('/');
+  switch (parts[0]) {
+    case 'user': {
+      const [user, domain] = (parts[1] ?? '').split('@');
+      if (parts.length !== 2 || !user) break;
+      return { kind: 'user', user: assertEndpointPart('user', user), ...(domain ? { domain: assertEndpointPart('domain', domain) } : {}) };
+    }
+    case 'sofia':
+      if (parts[1] === 'gateway' && parts.length === 4) return { kind: 'gateway', gateway: assertEndpointPart('gateway', parts[2] ?? ''), number: assertDialable('number', parts[3] ?? '') };
+      if (parts.length === 3) return { kind: 'sofia', profile: assertEndpointPart('profile', parts[1] ?? ''), destination: assertEndpointPart('destination', parts[2] ?? '') };
+      break;
+    case 'loopback':
+      if (parts.length === 2 || parts.length === 3) return { kind: 'loopback', extension: assertEndpointPart('extension', parts[1] ?? ''), ...(parts[2] ? { context: assertEndpointPart('context', parts[2]) } : {}) };
+      break;
+    default:
+      if (parts.length === 1) return { kind: 'user', user: assertDialable('extension', text), ...(defaults.domain ? { domain: assertEndpointPart('domain', defaults.domain) } : {}) };
+  }
+  return { kind: 'user', user: assertDialable('endpoint', text) };
+}

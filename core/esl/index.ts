@@ -3,5 +3,5 @@ export { EslClient, type EslClientOptions, type OriginateResult } from './client
 export { EslServer, type EslServerOptions } from './server.ts';
 export { Call, type ChannelData, type CallState, type HangupInfo, type AppResult, type BridgeResult, type AudioStreamOptions, type CommandOptions, type WaitOptions } from './call.ts';
 export { EslEvent, type EventHeaders } from './event.ts';
-export { dialString, endpointString, originateArgs, type Endpoint, type ChannelVars, type OriginateRequest, type OriginateApp } from './dial-string.ts';
+export { dialString, endpointString, originateArgs, parseEndpoint, type Endpoint, type ChannelVars, type OriginateRequest, type OriginateApp } from './dial-string.ts';
 export * as escape from './escape.ts';

@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { ErrorCode } from '../errors.ts';
 import { createAjv, type LoadedStep, type PluginHost } from '../plugins/host.ts';
+import { isTerminal } from '../plugins/types.ts';
 import { didYouMean, pointer, suggestion, type Diagnostic } from './diagnostics.ts';
 import type { FlowMatch, Plan, PlanStep, Section } from './plan.ts';
 import { CALL_FIELDS, findRefs, stringsIn, TEMPLATE_ROOTS } from './template.ts';
@@ -203,7 +204,7 @@ export function compileFlow(text: string, file: string, host: PluginHost, env: R
       if (s.goto !== undefined) return visit(s.goto);
       for (const t of Object.values(s.on)) visit(t);
       for (const j of r.jumps) visit(ids.has(j) ? raw.indexOf(ids.get(j) as RawStep) : null);
-      if (!s.plugin?.plugin.meta.terminal || Object.keys(s.on).length > 0) visit(s.next);
+      if (!s.plugin || !isTerminal(s.plugin.plugin.meta, r.options) || Object.keys(s.on).length > 0) visit(s.next);
     };
     for (const section of SECTIONS) visit(entry[section]);
     for (const s of steps) {
@@ -311,7 +312,7 @@ function parseStep(item: unknown, section: Section, path: Array<string | number>
 
   const outcomes = [...BASE_OUTCOMES, ...(meta.outcomes ?? [])];
   for (const outcome of Object.keys(on)) {
-    if (!outcomes.includes(outcome)) {
+    if (!meta.openOutcomes && !outcomes.includes(outcome)) {
       report('SB_FLOW_UNKNOWN_OUTCOME', `step "${stepLabel}": "${name}" has no outcome "${outcome}"; it has ${outcomes.join(', ')}${suggestion(outcome, outcomes)}`, src.locate([...path, 'on', outcome], true), { step: stepLabel });
     }
   }

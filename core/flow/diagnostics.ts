@@ -31,7 +31,7 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
     }
   }
   const limit = Math.max(1, Math.floor(word.length / 3));
-  return bestDistance <= Math.max(2, limit) && bestDistance < word.length ? best : undefined;
+  return bestDistance <= limit && bestDistance < word.length ? best : undefined;
 }
 
 export function suggestion(word: string, candidates: Iterable<string>): string {

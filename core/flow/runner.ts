@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import { isSwitchboardError, SwitchboardError, type ErrorCode } from '../errors.ts';
 import type { Call } from '../esl/index.ts';
 import type { Logger } from '../log.ts';
-import type { StepContext, StepResult } from '../plugins/types.ts';
+import { isTerminal, type StepContext, type StepResult } from '../plugins/types.ts';
 import type { Plan, PlanStep, Section } from './plan.ts';
 import { render, type Scope } from './template.ts';
 
@@ -133,7 +133,7 @@ export async function runFlow(plan: Plan, call: Call, options: RunOptions): Prom
       const branch = step.on[outcome];
       if (branch !== undefined) index = branch;
       else if (typeof result.goto === 'string') index = plan.steps.find((s) => s.named && s.id === result.goto)?.index ?? null;
-      else if (step.plugin?.plugin.meta.terminal) index = null;
+      else if (step.plugin && isTerminal(step.plugin.plugin.meta, step.options as Record<string, unknown>)) index = null;
       else index = step.next;
       if (call.isGone && section !== 'on_hangup') {
         run.ending = run.ending === 'completed' && step.plugin?.plugin.meta.name === 'hangup' ? 'completed' : 'hangup';

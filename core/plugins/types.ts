@@ -24,7 +24,9 @@ export interface StepMeta extends PluginMeta {
   /** Whether the step needs an answered call; the runner answers first when true and the call is not answered. */
   needsAnswer?: boolean;
   /** The flow ends after this step unless an `on:` branch says otherwise (hangup, blind transfer). */
-  terminal?: boolean;
+  terminal?: boolean | ((options: Record<string, unknown>) => boolean);
+  /** Outcomes this step can end with that only the flow knows (`webhook`: whatever the server answers): any `on:` key is accepted. */
+  openOutcomes?: boolean;
   /** Load-time facts about the options: step ids it may jump to, flow variables it defines. */
   analyse?(options: Record<string, unknown>): { jumps?: string[]; defines?: string[] };
   /** Named message templates, so tests assert ids rather than prose. */
@@ -82,6 +84,11 @@ export interface ToolPlugin<I = Record<string, unknown>> {
 }
 
 export type Plugin = StepPlugin<never> | ToolPlugin<never>;
+
+/** Whether a step ends the flow after it runs with these options. */
+export function isTerminal(meta: StepMeta, options: Record<string, unknown>): boolean {
+  return typeof meta.terminal === 'function' ? meta.terminal(options) : meta.terminal === true;
+}
 
 /** Typing helper for plugin authors: `export default defineStep<Options>({ meta, create })`. */
 export function defineStep<O>(plugin: { meta: StepMeta & { kind?: 'step' }; create(ctx: StepContext): StepInstance<O> }): StepPlugin<O> {
