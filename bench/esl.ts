@@ -66,7 +66,7 @@ function viaMinimal(port: number) {
     new Promise((resolve) => {
       const s = netConnect(port, '127.0.0.1');
       s.setNoDelay(true);
-      let buf = Buffer.alloc(0);
+      let buf: Buffer = Buffer.alloc(0);
       let subscribed = false;
       s.on('data', (d: Buffer) => {
         buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
