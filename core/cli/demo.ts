@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import type { TimelineEntry } from '../flow/runner.ts';
+import { describeTimeline } from './timeline-format.ts';
 import { createLogger } from '../log.ts';
 import { Service } from '../service.ts';
 
@@ -31,7 +32,7 @@ export function demoCommand(): Command {
       const service = new Service({
         config,
         logger: createLogger(config.logLevel, process.stderr),
-        onTimeline: (_call, e: TimelineEntry) => line(at(), 'flow', describe(e)),
+        onTimeline: (_call, e: TimelineEntry) => line(at(), 'flow', e.kind.startsWith('flow') ? bold(describeTimeline(e)) : describeTimeline(e)),
       });
       await service.start();
       const http = service.http?.port;
@@ -54,19 +55,3 @@ export function demoCommand(): Command {
     });
 }
 
-function describe(e: TimelineEntry): string {
-  switch (e.kind) {
-    case 'flow-start':
-      return bold(`flow ${e.detail ?? ''}`);
-    case 'step-start':
-      return `▶ ${e.name}${e.step && !e.step.includes(':') ? ` (${e.step})` : ''}${e.detail ? ` ${e.detail}` : ''}`;
-    case 'step-end':
-      return `✓ ${e.name} → ${e.outcome}${e.detail ? dim(`  ${e.detail}`) : ''}`;
-    case 'error':
-      return `✗ ${e.name ?? ''} ${e.detail ?? ''}`;
-    case 'hangup':
-      return `hangup ${e.detail ?? ''}`;
-    case 'flow-end':
-      return bold(`flow ended: ${e.detail ?? ''}`);
-  }
-}

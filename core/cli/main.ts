@@ -3,6 +3,7 @@ import { ENGINE_VERSION } from '../version.ts';
 import { demoCommand } from './demo.ts';
 import { pluginsCommand } from './plugins.ts';
 import { schemaCommand } from './schema.ts';
+import { simulateCommand } from './simulate.ts';
 import { startCommand } from './start.ts';
 import { validateCommand } from './validate.ts';
 
@@ -17,5 +18,6 @@ program.addCommand(demoCommand());
 program.addCommand(validateCommand());
 program.addCommand(pluginsCommand());
 program.addCommand(schemaCommand());
+program.addCommand(simulateCommand());
 
 await program.parseAsync(process.argv);

@@ -77,19 +77,32 @@ export class StepHarness {
   }
 
   /** Compiles `flow` (YAML) and runs it on one simulated inbound call. */
-  async run(flowYaml: string, c: StepCase = { name: 'run' }): Promise<StepRun> {
-    const { plan, diagnostics } = compileFlow(flowYaml, 'step-tester.yaml', this.host);
+  async run(flowYaml: string, c: StepCase = { name: 'run' }, watch: { file?: string; onTimeline?: (e: TimelineEntry) => void; onCommand?: (text: string) => void } = {}): Promise<StepRun> {
+    const { plan, diagnostics } = compileFlow(flowYaml, watch.file ?? 'step-tester.yaml', this.host);
     if (!plan) throw new Error(diagnostics.map(formatDiagnostic).join('\n'));
     c.before?.(this.sim);
     const timeline: TimelineEntry[] = [];
     const done = new Promise<FlowResult>((resolve, reject) => {
-      this.pending = (call) => runFlow(plan, call, { config: this.config, logger: silentLogger, onTimeline: (e) => timeline.push(e) }).then(resolve, reject);
+      this.pending = (call) =>
+        runFlow(plan, call, {
+          config: this.config,
+          logger: silentLogger,
+          onTimeline: (e) => {
+            timeline.push(e);
+            watch.onTimeline?.(e);
+          },
+        }).then(resolve, reject);
     });
+    const onCommand = (cmd: SimCommand): void => {
+      const text = cmd.mode === 'outbound' ? describeCommand(cmd) : undefined;
+      if (text) watch.onCommand?.(text);
+    };
+    if (watch.onCommand) this.sim.on('command', onCommand);
     const start = this.sim.received.length;
     const addr = this.server.address!;
     const channel = await this.sim.inboundCall({ to: c.call?.to ?? '7000', from: c.call?.from ?? '+15551234567', domain: c.call?.domain, context: c.call?.context, vars: c.call?.vars, socket: { host: '127.0.0.1', port: addr.port } });
     const acting = c.caller?.(channel, this.sim);
-    const result = await done;
+    const result = await done.finally(() => this.sim.off('command', onCommand));
     await acting;
     this.pending = null;
     const commands = this.sim.received.slice(start).filter((cmd) => cmd.channel === channel.uuid || cmd.line.includes(channel.uuid)).map(describeCommand).filter((x): x is string => x !== undefined);

@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { Command } from 'commander';
+import { describeTimeline } from './timeline-format.ts';
+
+/**
+ * Runs one flow file against the bundled FreeSWITCH simulator and prints its timeline. The exit
+ * code says whether the flow ended as expected (default: completed).
+ */
+export function simulateCommand(): Command {
+  return new Command('simulate')
+    .description('run a flow against the FreeSWITCH simulator and print its timeline (steps, ESL commands, outcomes)')
+    .argument('<flow>', 'flow file (.yaml)')
+    .option('--from <number>', 'caller id number', '+15551234567')
+    .option('--to <number>', 'destination number', '7000')
+    .option('--domain <domain>', 'FusionPBX domain (also the context)')
+    .option('--dtmf <digits>', 'keys the caller presses, one group per prompt: "1", "42#", or "9,2" (9 at the first prompt, 2 at the next)')
+    .option('--hangup-after <seconds>', 'the caller hangs up after this many seconds')
+    .option('--expect <ending>', 'completed | hangup | error | max-steps', 'completed')
+    .option('--speed <factor>', 'time runs this many times faster than real time', '50')
+    .action(async (file: string, o: { from: string; to: string; domain?: string; dtmf?: string; hangupAfter?: string; expect: string; speed: string }) => {
+      const { StepHarness } = await import('../../test/support/step-tester.ts');
+      const speed = Math.max(1, Number(o.speed) || 50);
+      const harness = await StepHarness.start({ timeScale: 1 / speed });
+      const started = performance.now();
+      const stamp = (): string => `+${String(Math.round((performance.now() - started) * speed)).padStart(6)} ms`;
+      const print = (who: string, text: string): void => void process.stdout.write(`${stamp()}  ${who.padEnd(6)} ${text}\n`);
+      try {
+        const run = await harness.run(
+          readFileSync(file, 'utf8'),
+          {
+            name: file,
+            call: { from: o.from, to: o.to, domain: o.domain, context: o.domain },
+            caller: async (channel) => {
+              const timers: Array<Promise<void>> = [];
+              if (o.hangupAfter !== undefined) {
+                timers.push(new Promise<void>((resolve) => setTimeout(() => void channel.hangup('NORMAL_CLEARING').catch(() => {}).then(() => resolve()), (Number(o.hangupAfter) * 1000) / speed)));
+              }
+              if (o.dtmf) {
+                let prompts = 0;
+                for (const group of o.dtmf.split(',')) {
+                  prompts++;
+                  await channel.waitForApp('playback', { count: prompts, timeoutMs: 600_000 }).catch(() => undefined);
+                  if (channel.hungUp) break;
+                  print('caller', `presses ${group}`);
+                  await channel.pressDtmf(group).catch(() => {});
+                }
+              }
+              await Promise.all(timers);
+            },
+          },
+          { file: relative(process.cwd(), file), onTimeline: (e) => print('flow', describeTimeline(e)), onCommand: (t) => print('esl →', t) },
+        );
+        const ok = run.result.ending === o.expect;
+        process.stdout.write(`\n${ok ? 'ok' : 'unexpected'}: flow ended "${run.result.ending}" after ${run.result.stepsRun} steps (expected "${o.expect}")\n`);
+        process.exitCode = ok ? 0 : 1;
+      } catch (err) {
+        process.stderr.write(`${(err as Error).message}\n`);
+        process.exitCode = 1;
+      } finally {
+        await harness.close();
+      }
+    });
+}
+
