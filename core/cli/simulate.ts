@@ -25,6 +25,16 @@ export function simulateCommand(): Command {
       const started = performance.now();
       const stamp = (): string => `+${String(Math.round((performance.now() - started) * speed)).padStart(6)} ms`;
       const print = (who: string, text: string): void => void process.stdout.write(`${stamp()}  ${who.padEnd(6)} ${text}\n`);
+      // The caller waits for each gather step to start; `ended` once the flow is over.
+      let gathersStarted = 0;
+      let gathersAnswered = 0;
+      let ended = false;
+      let wake: (() => void) | undefined;
+      const nextGather = async (): Promise<boolean> => {
+        while (gathersStarted <= gathersAnswered && !ended) await new Promise<void>((r) => (wake = r));
+        gathersAnswered++;
+        return !ended;
+      };
       try {
         const run = await harness.run(
           readFileSync(file, 'utf8'),
@@ -36,20 +46,27 @@ export function simulateCommand(): Command {
               if (o.hangupAfter !== undefined) {
                 timers.push(new Promise<void>((resolve) => setTimeout(() => void channel.hangup('NORMAL_CLEARING').catch(() => {}).then(() => resolve()), (Number(o.hangupAfter) * 1000) / speed)));
               }
-              if (o.dtmf) {
-                let prompts = 0;
-                for (const group of o.dtmf.split(',')) {
-                  prompts++;
-                  await channel.waitForApp('playback', { count: prompts, timeoutMs: 600_000 }).catch(() => undefined);
-                  if (channel.hungUp) break;
-                  print('caller', `presses ${group}`);
-                  await channel.pressDtmf(group).catch(() => {});
-                }
+              // Each DTMF group answers one gather: pressed once that gather's prompt starts.
+              for (const group of (o.dtmf ?? '').split(',').filter(Boolean)) {
+                if (!(await nextGather()) || channel.hungUp) break;
+                const since = channel.executed.length;
+                await channel.waitForApp('playback', { since, timeoutMs: 2000 }).catch(() => undefined);
+                print('caller', `presses ${group}`);
+                await channel.pressDtmf(group).catch(() => {});
               }
               await Promise.all(timers);
             },
           },
-          { file: relative(process.cwd(), file), onTimeline: (e) => print('flow', describeTimeline(e)), onCommand: (t) => print('esl →', t) },
+          {
+            file: relative(process.cwd(), file),
+            onTimeline: (e) => {
+              print('flow', describeTimeline(e));
+              if (e.kind === 'step-start' && e.name === 'gather') gathersStarted++;
+              if (e.kind === 'flow-end') ended = true;
+              wake?.();
+            },
+            onCommand: (t) => print('esl →', t),
+          },
         );
         const ok = run.result.ending === o.expect;
         process.stdout.write(`\n${ok ? 'ok' : 'unexpected'}: flow ended "${run.result.ending}" after ${run.result.stepsRun} steps (expected "${o.expect}")\n`);
