@@ -20,6 +20,7 @@ const tools = [
   { bin: 'fail2ban-regex', pkg: 'fail2ban', why: 'tests of the fail2ban filter' },
   { bin: 'xmllint', pkg: 'libxml2-utils', why: 'tests of the FreeSWITCH XML' },
   { bin: 'shellcheck', pkg: 'shellcheck', why: 'tests of the shell scripts' },
+  { bin: 'nft', pkg: 'nftables', why: 'tests of the firewall rule set' },
   { bin: 'espeak-ng', pkg: 'espeak-ng', why: 'speaking prompts for prepare-sounds' },
 ];
 
