@@ -41,7 +41,9 @@ function viaModesl(port: number) {
       c.on('error', () => {});
       c.on('esl::ready', () => {
         (c as unknown as { subscribe(e: string, cb: () => void): void }).subscribe('ALL', () => {
-          c.on('esl::event::CHANNEL_*::**', () => onEvent());
+          c.on('esl::event::**', (e: unknown) => {
+            if ((e as { type?: string }).type?.startsWith('CHANNEL_')) onEvent();
+          });
           resolve(() => c.socket?.destroy());
         });
       });

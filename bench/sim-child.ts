@@ -30,6 +30,24 @@ export class SimChild {
     });
   }
 
+  /**
+   * Places `count` inbound calls at `cps` towards an outbound socket server; resolves with each
+   * call's overhead in ms: channel connecting → the flow's first command arriving.
+   */
+  calls(opts: { cps: number; count: number; port: number }): Promise<number[]> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const on = (m: { type: string; id: number; latencies: number[] }): void => {
+        if (m.type === 'called' && m.id === id) {
+          this.child.off('message', on);
+          resolve(m.latencies);
+        }
+      };
+      this.child.on('message', on);
+      this.child.send({ type: 'calls', id, ...opts });
+    });
+  }
+
   async close(): Promise<void> {
     const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
     this.child.send({ type: 'close' });

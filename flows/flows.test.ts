@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../core/config.ts';
-import { StepHarness, type StepCase } from '../test/support/step-tester.ts';
+import { nthApp, StepHarness, type StepCase } from '../test/support/step-tester.ts';
 
 const dir = join(PROJECT_ROOT, 'flows');
 const read = (name: string): string => readFileSync(join(dir, name), 'utf8');
@@ -18,7 +18,7 @@ afterAll(async () => {
 
 /** Presses `digits` once `count` playbacks have started. */
 const pressAt = (count: number, digits: string): StepCase['caller'] => async (ch) => {
-  await ch.waitForApp('playback', { count });
+  await nthApp(ch, 'playback', count);
   await ch.pressDtmf(digits);
 };
 
@@ -90,7 +90,7 @@ describe('flows/', () => {
 
   it('attended-transfer: reception busy → backup answers', async () => {
     let n = 0;
-    const r = await h.run(read('attended-transfer.yaml'), { name: 'busy', before: (sim) => sim.onOriginate(() => (++n === 1 ? { fail: 'USER_BUSY' } : {})) });
+    const r = await h.run(read('attended-transfer.yaml'), { name: 'busy', before: (sim) => sim.onOriginate(() => (++n === 1 ? { fail: 'USER_BUSY' } : { answerAfterMs: 0 })) });
     expect(r.result.steps.reception).toMatchObject({ outcome: 'busy' });
     expect(r.result.steps.backup).toMatchObject({ outcome: 'ok' });
     h.sim.onOriginate(() => ({}));

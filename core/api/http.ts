@@ -7,7 +7,7 @@ export class HttpServer {
   readonly app: FastifyInstance;
 
   constructor(private readonly options: { service: Service; logger: Logger }) {
-    this.app = Fastify({ loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 1024 * 1024 });
+    this.app = Fastify({ loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
     const { service } = options;
     this.app.get('/health', async (_req, reply) => {
       const esl = service.esl?.connected ?? false;

@@ -28,6 +28,8 @@ export type CallState = 'ringing' | 'answered' | 'hungup';
 
 export interface HangupInfo {
   cause: string;
+  /** `switchboard` when Call.hangup() ended it, else `remote` (the caller, the far end, FreeSWITCH). */
+  by: 'switchboard' | 'remote';
   /** Who hung up first, as FreeSWITCH reports it (`sip_hangup_disposition`), when known. */
   disposition: string | undefined;
 }
@@ -95,6 +97,7 @@ export class Call extends EventEmitter<CallEvents> {
   private readonly waiters = new Set<Waiter>();
   private readonly digits: string[] = [];
   private readonly digitWakers = new Set<() => void>();
+  private hangupSent = false;
 
   constructor(private readonly conn: EslConnection, logger: Logger = silentLogger) {
     super();
@@ -120,6 +123,7 @@ export class Call extends EventEmitter<CallEvents> {
     assertHangupCause('hangup cause', cause);
     if (this.isGone) return;
     const hungUp = this.ended;
+    this.hangupSent = true;
     await this.conn.request('sendmsg', { 'call-command': 'hangup', 'hangup-cause': cause }).catch((err: Error) => {
       if (!this.isGone) throw err;
     });
@@ -315,7 +319,7 @@ export class Call extends EventEmitter<CallEvents> {
         break;
       }
       case 'CHANNEL_HANGUP':
-        this.markGone({ cause: event.get('Hangup-Cause') ?? 'NORMAL_CLEARING', disposition: event.variable('sip_hangup_disposition') });
+        this.markGone({ cause: event.get('Hangup-Cause') ?? 'NORMAL_CLEARING', disposition: event.variable('sip_hangup_disposition'), by: this.hangupSent ? 'switchboard' : 'remote' });
         break;
     }
     for (const w of [...this.waiters]) {
@@ -325,7 +329,7 @@ export class Call extends EventEmitter<CallEvents> {
   }
 
   /** The socket is gone (disconnect notice, close): whatever is still waiting can never complete. */
-  markGone(info: HangupInfo = { cause: 'NORMAL_CLEARING', disposition: undefined }): void {
+  markGone(info: HangupInfo = { cause: 'NORMAL_CLEARING', disposition: undefined, by: this.hangupSent ? 'switchboard' : 'remote' }): void {
     if (this.state === 'hungup') return;
     this.state = 'hungup';
     this.hangupInfo = info;

@@ -98,8 +98,8 @@ describe('EslClient', () => {
   it('reconnects after the socket drops, restores subscriptions and filters, and fails work in flight with SB_ESL_CLOSED', async () => {
     const c = await connect();
     await c.subscribe('CHANNEL_ANSWER');
-    sim.onOriginate(() => ({ answerAfterMs: 60_000 }));
-    const pending = c.bgapi('originate loopback/7200 &park()').catch((e: unknown) => e);
+    sim.onOriginate(() => ({ answerAfterMs: 1e9 }));
+    const pending = c.bgapi('originate {originate_timeout=1000000}loopback/7200 &park()').catch((e: unknown) => e);
     await sim.waitForCommand((cmd) => cmd.line.startsWith('bgapi originate'));
     const back = new Promise<void>((resolve) => c.once('connected', () => resolve()));
     sim.dropConnections();
@@ -114,8 +114,8 @@ describe('EslClient', () => {
 
   it('close() rejects everything pending with SB_ESL_CLOSED', async () => {
     const c = await connect();
-    sim.onOriginate(() => ({ answerAfterMs: 60_000 }));
-    const api = c.api('originate loopback/7200 &park()').catch((e: unknown) => e);
+    sim.onOriginate(() => ({ answerAfterMs: 1e9 }));
+    const api = c.api('originate {originate_timeout=1000000}loopback/7200 &park()').catch((e: unknown) => e);
     await sim.waitForCommand((cmd) => cmd.line.startsWith('api originate'));
     await c.close();
     expect(await api).toMatchObject({ code: 'SB_ESL_CLOSED' });

@@ -69,11 +69,11 @@ export class EslClient extends EventEmitter<ClientEvents> {
     clearTimeout(this.retryTimer);
     const conn = this.conn;
     this.conn = null;
-    if (conn) await conn.disconnect();
+    conn?.close();
   }
 
   /** `api <command>`; the body is returned as is (FreeSWITCH reports errors as `-ERR …` bodies). */
-  api(command: string, options?: RequestOptions): Promise<string> {
+  async api(command: string, options?: RequestOptions): Promise<string> {
     return this.live().api(command, options);
   }
 
@@ -84,7 +84,7 @@ export class EslClient extends EventEmitter<ClientEvents> {
     return body;
   }
 
-  bgapi(command: string, options?: RequestOptions & { jobUuid?: string }): Promise<string> {
+  async bgapi(command: string, options?: RequestOptions & { jobUuid?: string }): Promise<string> {
     return this.live().bgapi(command, options);
   }
 
@@ -132,6 +132,7 @@ export class EslClient extends EventEmitter<ClientEvents> {
     await conn.ready;
     await this.sendSubscriptions(conn);
     for (const [h, v] of this.filters) await conn.request(`filter ${h} ${v}`);
+    if (this.attempt > 0) this.reconnects++;
     this.attempt = 0;
     this.log.info({ host, port }, 'connected to FreeSWITCH');
     this.emit('connected');
@@ -162,13 +163,8 @@ export class EslClient extends EventEmitter<ClientEvents> {
     this.emit('reconnecting', { attempt: this.attempt, delayMs });
     this.retryTimer = setTimeout(() => {
       if (this.closing) return;
-      this.connectOnce().then(
-        () => {
-          this.reconnects++;
-        },
-        // The failed attempt's socket close schedules the next one (onClose).
-        (err: Error) => this.log.warn({ err: err.message, attempt: this.attempt }, 'reconnect failed'),
-      );
+      // A failed attempt's socket close schedules the next one (onClose).
+      this.connectOnce().catch((err: Error) => this.log.warn({ err: err.message, attempt: this.attempt }, 'reconnect failed'));
     }, delayMs);
     this.retryTimer.unref?.();
   }

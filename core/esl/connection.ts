@@ -232,6 +232,19 @@ export class EslConnection extends modesl.Connection {
     this.destroy();
   }
 
+  /**
+   * Closes now: says `exit`, half-closes the socket so it flushes, and rejects everything
+   * pending with SB_ESL_CLOSED at once (a blocking api on this connection would otherwise hold
+   * the exit's reply). The socket is destroyed if FreeSWITCH has not closed it within a second.
+   */
+  close(): void {
+    const socket = this.socket;
+    if (this.state.closed || socket === null || socket.destroyed) return;
+    socket.end('exit\n\n');
+    this.onSocketClose();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
   /** Closes the socket at once; everything pending rejects with SB_ESL_CLOSED. */
   destroy(reason?: Error): void {
     if (reason && !this.state.closeReason) this.state.closeReason = reason;

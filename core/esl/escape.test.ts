@@ -41,6 +41,8 @@ describe('encodeVarValue follows FreeSWITCH 1.11 {…} parsing', () => {
     ['quote and space together', "it's here"],
     ['tab', 'a\tb'],
     ['a leading quote would be stripped', "'abc'"],
+    ['paired quotes would be dropped', "a'b'c"],
+    ['edge whitespace would be trimmed', ' a '],
   ])('rejects: %s', (_, input) => {
     expect(rejects(() => encodeVarValue('v', input))).toBe(true);
   });

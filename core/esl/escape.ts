@@ -59,6 +59,8 @@ export function encodeVarValue(what: string, value: string): string {
   if (value.includes('\\')) throw unsafe(what, 'contains a backslash');
   if (value.startsWith('^^')) throw unsafe(what, 'starts with "^^", FreeSWITCH\'s array-separator syntax');
   if (value.startsWith("'")) throw unsafe(what, 'starts with a quote, which FreeSWITCH would strip');
+  if ((value.match(/'/g) ?? []).length > 1) throw unsafe(what, 'contains more than one quote (FreeSWITCH drops paired quotes)');
+  if (value !== value.trim()) throw unsafe(what, 'starts or ends with whitespace (FreeSWITCH trims it)');
   const escaped = value.replace(/,/g, '\\,');
   if (!/\s/.test(value)) return escaped;
   if (value.includes("'")) throw unsafe(what, 'contains both a quote and whitespace');

@@ -14,7 +14,7 @@ describe('runFlow', () => {
     const r = await h.run(`name: t
 steps:
   - answer
-  - transfer: "1000 evil"
+  - bridge: "1000 evil"
   - play: welcome.wav
 on_error:
   - play: sorry.wav
@@ -42,7 +42,7 @@ on_error:
   });
 
   it('without on_error, a failure hangs up with NORMAL_TEMPORARY_FAILURE', async () => {
-    const r = await h.run('name: t\nsteps:\n  - transfer: "1000 evil"\n  - play: welcome.wav\n');
+    const r = await h.run('name: t\nsteps:\n  - bridge: "1000 evil"\n  - play: welcome.wav\n');
     expect(r.result.ending).toBe('error');
     expect(r.commands).toEqual(['hangup NORMAL_TEMPORARY_FAILURE']);
   });

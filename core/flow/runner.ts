@@ -136,7 +136,7 @@ export async function runFlow(plan: Plan, call: Call, options: RunOptions): Prom
       else if (step.plugin && isTerminal(step.plugin.plugin.meta, step.options as Record<string, unknown>)) index = null;
       else index = step.next;
       if (call.isGone && section !== 'on_hangup') {
-        run.ending = run.ending === 'completed' && step.plugin?.plugin.meta.name === 'hangup' ? 'completed' : 'hangup';
+        if (call.hangupInfo?.by !== 'switchboard') run.ending = 'hangup';
         return;
       }
     }

@@ -1,4 +1,4 @@
-import { testStep } from '../../test/support/step-tester.ts';
+import { nthApp, testStep } from '../../test/support/step-tester.ts';
 
 testStep('gather', [
   {
@@ -25,7 +25,7 @@ testStep('gather', [
     caller: async (ch) => {
       await ch.waitForApp('playback');
       await ch.pressDtmf('9');
-      await ch.waitForApp('playback', { count: 3 });
+      await nthApp(ch, 'playback', 3);
       await ch.pressDtmf('2');
     },
     expect: { outcome: 'ok', result: { digits: '2', tries: 2 }, includes: [/playback .*menu\.wav$/, /playback .*invalid\.wav$/, /playback .*menu\.wav$/] },

@@ -173,3 +173,35 @@ export function describeCommand(cmd: SimCommand): string | undefined {
   if (cmd.line.startsWith('sendmsg') && callCommand === 'hangup') return `hangup ${cmd.headers['hangup-cause'] ?? ''}`.trim();
   return cmd.line;
 }
+
+/** Waits until `app` has started for the n-th time on the channel (1-based). */
+export async function nthApp(channel: SimChannel, app: string, n: number, timeoutMs = 10_000): Promise<void> {
+  const count = (): number => channel.executed.filter((e) => e.app === app).length;
+  const deadline = Date.now() + timeoutMs;
+  while (count() < n) {
+    await channel.waitForApp(app, { since: channel.executed.length, timeoutMs: Math.max(1, deadline - Date.now()) });
+    // The simulator wakes waiters just before it records the application.
+    await new Promise<void>((r) => setImmediate(r));
+  }
+}
+
+/** Caller script: once the call is bridged to another leg, that leg hangs up (so the bridge step returns). */
+export function farEndHangsUp(timeoutMs = 10_000): NonNullable<StepCase['caller']> {
+  return async (channel, sim) => {
+    await channel.waitForApp('bridge', { timeoutMs });
+    const deadline = Date.now() + timeoutMs;
+    while (channel.bridgedTo === undefined && !channel.hungUp) {
+      if (Date.now() > deadline) throw new Error('the call was never bridged');
+      await new Promise<void>((r) => setTimeout(r, 2));
+    }
+    if (channel.bridgedTo !== undefined) await sim.channel(channel.bridgedTo)?.hangup('NORMAL_CLEARING');
+  };
+}
+
+/** Caller script: the caller hangs up once `app` has started. */
+export function callerHangsUpDuring(app: string): NonNullable<StepCase['caller']> {
+  return async (channel) => {
+    await channel.waitForApp(app);
+    await channel.hangup('NORMAL_CLEARING');
+  };
+}
