@@ -36,6 +36,25 @@ const codes = {
   SB_FLOW_MAX_STEPS: { status: 500, message: 'flow %s: more than %s steps run; stopping (a loop?)' },
   SB_FLOW_NO_ROUTE: { status: 404, message: 'no flow matches %s' },
   SB_STEP_FAILED: { status: 500, message: 'step %s failed: %s' },
+  // nova
+  SB_NOVA_THROTTLED: { status: 429, message: 'Nova Sonic (%s) throttled the stream: %s (lower the number of concurrent calls or raise the Bedrock quota)' },
+  SB_NOVA_VALIDATION: { status: 502, message: 'Nova Sonic (%s) rejected the input: %s' },
+  SB_NOVA_MODEL_TIMEOUT: { status: 504, message: 'Nova Sonic (%s) timed out: %s (a stream lasts at most 8 minutes; renew the session before that)' },
+  SB_NOVA_STREAM: { status: 502, message: 'Nova Sonic (%s) stream failed: %s' },
+  SB_NOVA_UNAVAILABLE: { status: 503, message: 'Nova Sonic (%s) is unavailable: %s' },
+  SB_NOVA_STALLED: { status: 504, message: 'Nova Sonic (%s) stalled: %s' },
+  SB_NOVA_ACCESS: { status: 502, message: 'Nova Sonic (%s) refused access: %s (check the AWS credentials, the region and model access in the Bedrock console)' },
+  SB_NOVA_CLOSED: { status: 410, message: 'Nova Sonic session is %s: cannot %s' },
+  SB_NOVA_BAD_OPTION: { status: 400, message: 'Nova Sonic: %s' },
+  SB_NOVA_UNSUPPORTED: { status: 400, message: 'Nova Sonic model %s cannot %s' },
+  // media
+  SB_MEDIA_LISTEN: { status: 500, message: 'media server cannot listen on %s: %s' },
+  SB_MEDIA_CLOSED: { status: 503, message: 'media server closed: %s' },
+  SB_MEDIA_TIMEOUT: { status: 504, message: 'call %s: no audio stream connected within %s ms' },
+  SB_MEDIA_REFUSED: { status: 403, message: 'audio stream for %s refused: %s' },
+  SB_MEDIA_PROTOCOL: { status: 502, message: 'call %s: malformed audio stream input: %s' },
+  SB_MEDIA_BAD_ARGUMENT: { status: 400, message: 'call %s: %s' },
+  SB_MEDIA_BAD_CALL_ID: { status: 400, message: 'not a usable call id for an audio stream: %s' },
 } as const;
 
 export type ErrorCode = keyof typeof codes;

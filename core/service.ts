@@ -104,6 +104,7 @@ export class Service {
         onStepDone: (step, seconds, outcome) => this.metrics.stepDuration.observe({ step, outcome }, seconds),
       });
       this.metrics.callsTotal.inc({ state: result.ending });
+      if (call.timing.firstCommand !== undefined) this.metrics.callSetup.observe((call.timing.firstCommand - call.timing.ready) / 1000);
       this.options.onFlowEnd?.(call, result);
     } finally {
       this.metrics.callsActive.dec();

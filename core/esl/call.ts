@@ -92,6 +92,8 @@ export class Call extends EventEmitter<CallEvents> {
   hangupInfo: HangupInfo | undefined;
   /** Resolves when the far end or a command hangs the call up. Never rejects. */
   readonly ended: Promise<HangupInfo>;
+  /** performance.now() marks: socket accepted, handshake answered (this object created), first call command sent. */
+  readonly timing: { accepted: number; ready: number; firstCommand: number | undefined };
 
   private resolveEnded!: (info: HangupInfo) => void;
   private readonly waiters = new Set<Waiter>();
@@ -99,8 +101,9 @@ export class Call extends EventEmitter<CallEvents> {
   private readonly digitWakers = new Set<() => void>();
   private hangupSent = false;
 
-  constructor(private readonly conn: EslConnection, logger: Logger = silentLogger) {
+  constructor(private readonly conn: EslConnection, logger: Logger = silentLogger, acceptedAt = performance.now()) {
     super();
+    this.timing = { accepted: acceptedAt, ready: performance.now(), firstCommand: undefined };
     this.data = channelData(conn.channel);
     this.id = this.data.uuid;
     this.state = this.data.answered ? 'answered' : 'ringing';
@@ -124,6 +127,7 @@ export class Call extends EventEmitter<CallEvents> {
     if (this.isGone) return;
     const hungUp = this.ended;
     this.hangupSent = true;
+    this.timing.firstCommand ??= performance.now();
     await this.conn.request('sendmsg', { 'call-command': 'hangup', 'hangup-cause': cause }).catch((err: Error) => {
       if (!this.isGone) throw err;
     });
@@ -145,6 +149,7 @@ export class Call extends EventEmitter<CallEvents> {
     this.assertLive(app);
     assertToken('application name', app);
     if (arg !== undefined) assertNoExpansion(`argument of ${app}`, arg);
+    this.timing.firstCommand ??= performance.now();
     try {
       const event = await this.conn.executeApp(undefined, app, arg, options);
       return { response: event.get('Application-Response') ?? '', event };
@@ -333,9 +338,11 @@ export class Call extends EventEmitter<CallEvents> {
     if (this.state === 'hungup') return;
     this.state = 'hungup';
     this.hangupInfo = info;
-    const err = this.gone('command');
-    this.conn.failExecutions(err);
-    for (const w of [...this.waiters]) if (w.name !== 'CHANNEL_HANGUP_COMPLETE') w.reject(err);
+    if (this.conn.inFlight().executions > 0 || this.waiters.size > 0) {
+      const err = this.gone('command');
+      this.conn.failExecutions(err);
+      for (const w of [...this.waiters]) if (w.name !== 'CHANNEL_HANGUP_COMPLETE') w.reject(err);
+    }
     this.wakeDigitWaiters();
     this.log.info({ cause: info.cause }, 'call ended');
     this.resolveEnded(info);
@@ -350,6 +357,7 @@ export class Call extends EventEmitter<CallEvents> {
 
   private async api(command: string): Promise<string> {
     this.assertLive(command.split(' ')[0] ?? command);
+    this.timing.firstCommand ??= performance.now();
     const body = await this.conn.api(command);
     if (body.startsWith('-ERR No such channel')) {
       this.markGone(this.hangupInfo);

@@ -169,7 +169,8 @@ export class EslConnection extends modesl.Connection {
           : undefined,
       };
       s.jobs.set(jobUuid, job);
-      this.request(`bgapi ${command}`, { 'Job-UUID': jobUuid }, undefined, options).then(
+      // The job's timer covers the reply too: no second timer per bgapi.
+      this.request(`bgapi ${command}`, { 'Job-UUID': jobUuid }, undefined, { ...options, timeoutMs: 0 }).then(
         (reply) => {
           const text = reply.headers['Reply-Text'] ?? '';
           if (text.startsWith('-ERR')) settleJob(s, jobUuid, undefined, new SwitchboardError('SB_ESL_COMMAND_FAILED', [text]));
@@ -287,9 +288,14 @@ export class EslConnection extends modesl.Connection {
     );
   }
 
-  /** modesl subscribes after `connect`; an outbound socket only needs its own channel's events. */
+  /**
+   * modesl subscribes once `connect` is answered. An outbound socket pipelines its own
+   * `myevents json` and `linger` right behind `connect` instead (see EslServer), so here there is
+   * nothing left to send.
+   */
   override subscribe(_events: unknown, cb?: () => void): void {
-    this.request(this._inbound ? 'event json BACKGROUND_JOB CHANNEL_EXECUTE_COMPLETE' : 'myevents json').then(
+    if (!this._inbound) return void cb?.();
+    this.request('event json BACKGROUND_JOB CHANNEL_EXECUTE_COMPLETE').then(
       () => cb?.(),
       (err: Error) => this.state.rejectReady(err),
     );
@@ -304,6 +310,7 @@ export class EslConnection extends modesl.Connection {
 
   private onFrame(frame: Frame): void {
     const s = this.state;
+    if (s.closed) return;
     const type = frame.headers['Content-Type'];
     switch (type) {
       case ContentType.eventJson:

@@ -65,6 +65,7 @@ export class EslServer {
   }
 
   private accept(socket: Socket): void {
+    const acceptedAt = performance.now();
     this.sockets.add(socket);
     // Attached before anything else: a reset channel socket must never become an uncaught error.
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'channel socket error'));
@@ -78,12 +79,13 @@ export class EslServer {
       close: () => call?.release(),
     });
     const timer = setTimeout(() => conn.destroy(new Error('no channel data from FreeSWITCH')), this.options.handshakeTimeoutMs ?? 10_000);
-    conn.ready
-      .then(() => conn.request('linger'))
+    // modesl's constructor has sent `connect`; FreeSWITCH answers in order, so the rest of the
+    // handshake goes out at once: one round trip instead of three.
+    Promise.all([conn.ready, conn.request('myevents json'), conn.request('linger')])
       .then(
         () => {
           clearTimeout(timer);
-          call = new Call(conn, this.options.logger ?? silentLogger);
+          call = new Call(conn, this.options.logger ?? silentLogger, acceptedAt);
           this.run(call, conn);
         },
         (err: Error) => {

@@ -1,0 +1,119 @@
+/**
+ * The queue between a NovaSession and the SDK: the SDK pulls `{ chunk: { bytes } }` from
+ * `iterate()` as fast as HTTP/2 flow control lets it; the session pushes control events and
+ * audio batches. Audio is kept raw and encoded only when pulled, so audio dropped under
+ * backpressure (oldest first, beyond `maxAudioItems`) costs nothing.
+ */
+import { AUDIO_SUFFIX } from './input-events.ts';
+
+export interface InputChunk {
+  chunk: { bytes: Uint8Array };
+}
+
+interface AudioItem {
+  pcm: Buffer;
+  /** sendAudio frames in this batch, for the drop count. */
+  frames: number;
+}
+
+/** A ready JSON event, an audio batch, or a callback run when the SDK has taken everything before it. */
+type Item = string | AudioItem | (() => void);
+
+export interface InputQueueHooks {
+  onAudioSent(bytes: number): void;
+  onAudioDropped(frames: number): void;
+}
+
+export class InputQueue {
+  private items: Item[] = [];
+  private audioItems = 0;
+  private ended = false;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly audioPrefix: string,
+    private readonly maxAudioItems: number,
+    private readonly hooks: InputQueueHooks,
+  ) {}
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  pushEvent(json: string): void {
+    if (this.ended) return;
+    this.items.push(json);
+    this.notify();
+  }
+
+  /** Run `fn` once the SDK has pulled every item queued before it. */
+  pushMark(fn: () => void): void {
+    if (this.ended) return;
+    this.items.push(fn);
+    this.notify();
+  }
+
+  pushAudio(pcm: Buffer, frames: number): void {
+    if (this.ended) return;
+    if (this.audioItems >= this.maxAudioItems) this.dropOldestAudio();
+    this.items.push({ pcm, frames });
+    this.audioItems++;
+    this.notify();
+  }
+
+  /** No more input: the SDK gets what is queued, then the end of the stream. `discard` drops the queue first. */
+  end(discard = false): void {
+    if (discard) {
+      this.items.length = 0;
+      this.audioItems = 0;
+    }
+    this.ended = true;
+    this.notify();
+  }
+
+  async *iterate(): AsyncGenerator<InputChunk, void, undefined> {
+    try {
+      for (;;) {
+        const item = this.items.shift();
+        if (item === undefined) {
+          if (this.ended) return;
+          await new Promise<void>((resolve) => { this.wake = resolve; });
+          continue;
+        }
+        if (typeof item === 'string') {
+          yield { chunk: { bytes: Buffer.from(item, 'utf8') } };
+        } else if (typeof item === 'function') {
+          item();
+        } else {
+          this.audioItems--;
+          // Prefix and base64 are ASCII: latin1 is the cheapest exact encoding.
+          const bytes = Buffer.from(this.audioPrefix + item.pcm.toString('base64') + AUDIO_SUFFIX, 'latin1');
+          this.hooks.onAudioSent(item.pcm.length);
+          yield { chunk: { bytes } };
+        }
+      }
+    } finally {
+      // The SDK returned the iterator (stream over) or we ended it: nothing more will be taken.
+      this.ended = true;
+      this.items.length = 0;
+      this.audioItems = 0;
+      this.wake = null;
+    }
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    if (w) {
+      this.wake = null;
+      w();
+    }
+  }
+
+  private dropOldestAudio(): void {
+    const i = this.items.findIndex((it) => typeof it === 'object');
+    if (i < 0) return;
+    const [dropped] = this.items.splice(i, 1) as [AudioItem];
+    this.audioItems--;
+    this.hooks.onAudioDropped(dropped.frames);
+  }
+}
