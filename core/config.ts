@@ -15,7 +15,7 @@ export interface Config {
   soundsDir: string;
   /** Where `record` writes relative paths, as FreeSWITCH sees the file system. */
   recordingsDir: string;
-  /** Extra plugin directories (besides the bundled plugins/), separated by ':'. */
+  /** Extra plugin directories or npm package names (besides the bundled plugins/), separated by ':'. */
   pluginDirs: string[];
   redisUrl: string | undefined;
 }

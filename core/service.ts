@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { configWarnings, type Config } from './config.ts';
 import { SwitchboardError } from './errors.ts';
 import { EslClient, EslServer, type Call } from './esl/index.ts';
+import { CallControl } from './flow/call-control.ts';
 import { FlowRegistry, type LoadResult } from './flow/registry.ts';
 import { runFlow, type FlowResult, type TimelineEntry } from './flow/runner.ts';
 import type { Logger } from './log.ts';
@@ -29,6 +30,8 @@ export class Service {
   readonly config: Config;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Commands from applications to calls waiting for them (park). */
+  readonly control = new CallControl();
   plugins!: PluginHost;
   flows!: FlowRegistry;
   esl!: EslClient;
@@ -99,6 +102,7 @@ export class Service {
     try {
       const result = await runFlow(plan, call, {
         config: this.config,
+        control: this.control,
         logger: this.log,
         onTimeline: this.options.onTimeline ? (e) => this.options.onTimeline?.(call, e) : undefined,
         onStepDone: (step, seconds, outcome) => this.metrics.stepDuration.observe({ step, outcome }, seconds),

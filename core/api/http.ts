@@ -14,6 +14,10 @@ export class HttpServer {
       const body = { status: esl ? 'ok' : 'degraded', esl: { connected: esl }, flows: service.flows?.all().length ?? 0, calls: service.server?.calls.size ?? 0 };
       return reply.code(esl ? 200 : 503).send(body);
     });
+    this.app.post('/v1/flows/reload', async (_req, reply) => {
+      const r = service.reload();
+      return reply.code(r.ok ? 200 : 422).send({ ok: r.ok, flows: r.plans.map((p) => p.name), diagnostics: r.diagnostics });
+    });
     this.app.get('/metrics', async (_req, reply) => {
       const registry = service.metrics.registry;
       return reply.type(registry.contentType).send(await registry.metrics());

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ENGINE_VERSION } from '../version.ts';
 import { demoCommand } from './demo.ts';
 import { pluginsCommand } from './plugins.ts';
+import { reloadCommand } from './reload.ts';
 import { schemaCommand } from './schema.ts';
 import { simulateCommand } from './simulate.ts';
 import { startCommand } from './start.ts';
@@ -18,6 +19,7 @@ program.addCommand(demoCommand());
 program.addCommand(validateCommand());
 program.addCommand(pluginsCommand());
 program.addCommand(schemaCommand());
+program.addCommand(reloadCommand());
 program.addCommand(simulateCommand());
 
 await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import type { Call } from '../esl/index.ts';
 import type { Logger } from '../log.ts';
 import { isTerminal, type StepContext, type StepResult } from '../plugins/types.ts';
 import type { Plan, PlanStep, Section } from './plan.ts';
+import { CallControl } from './call-control.ts';
 import { render, type Scope } from './template.ts';
 
 /** One line of a call's timeline, as `switchboard demo` and `simulate` print it. */
@@ -19,6 +20,8 @@ export interface TimelineEntry {
 
 export interface RunOptions {
   config: Readonly<Config>;
+  /** Mailboxes for commands from outside; a private one when not given. */
+  control?: CallControl;
   logger: Logger;
   onTimeline?: (entry: TimelineEntry) => void;
   /** Step durations, for metrics. */
@@ -43,6 +46,9 @@ export async function runFlow(plan: Plan, call: Call, options: RunOptions): Prom
   const log = options.logger.child({ callId: call.id, flow: plan.name });
   const timeline = (entry: Omit<TimelineEntry, 'at'>): void => options.onTimeline?.({ at: Math.round(performance.now() - started), ...entry });
   const results: Record<string, StepResult> = {};
+  const control = options.control ?? new CallControl();
+  options = { ...options, control };
+  control.open(call.id);
   const hangupController = new AbortController();
   const onHangup = (): void => hangupController.abort(new SwitchboardError('SB_CALL_GONE', [call.id]));
   if (call.isGone) onHangup();
@@ -151,6 +157,7 @@ export async function runFlow(plan: Plan, call: Call, options: RunOptions): Prom
     if (plan.entry.on_hangup !== null) await runSection(plan.entry.on_hangup, 'on_hangup');
   } finally {
     call.off('hangup', onHangup);
+    control.close(call.id);
   }
   timeline({ kind: 'flow-end', detail: `${run.ending} after ${run.stepsRun} steps` });
   log.info({ ending: run.ending, stepsRun: run.stepsRun, ms: Math.round(performance.now() - started) }, 'flow ended');
@@ -175,6 +182,7 @@ async function runStep(step: PlanStep, call: Call, scope: Scope, vars: Record<st
     config: options.config,
     flow: { name: plan.name, file: plan.file },
     step: { id: step.id, name: step.name },
+    control: (options.control as CallControl).forCall(call.id),
   };
   return loaded.plugin.create(ctx).run(rendered as never, signal);
 }

@@ -14,7 +14,7 @@ export function composeFlowSchema(host: PluginHost): Record<string, unknown> {
   for (const { plugin } of steps) {
     const meta = plugin.meta;
     const optionsRef = `#/definitions/options.${meta.name}`;
-    definitions[`options.${meta.name}`] = { description: meta.description, ...meta.schema };
+    definitions[`options.${meta.name}`] = { description: meta.description, ...allowTemplates(meta.schema) };
     const required = (meta.schema.required as string[] | undefined) ?? [];
     if (required.length === 0) bare.push(meta.name);
     const shorthandSchema = meta.shorthand ? (meta.schema.properties as Record<string, Record<string, unknown>> | undefined)?.[meta.shorthand] : undefined;
@@ -59,4 +59,18 @@ export function composeFlowSchema(host: PluginHost): Record<string, unknown> {
     properties,
     definitions,
   };
+}
+
+/** A `${…}` template is checked once rendered, at run time: editors must accept it anywhere. */
+const TEMPLATE = { type: 'string', pattern: '\\$\\{[a-z]+\\.', description: 'A template: ${vars.x}, ${env.X}, ${call.caller}, ${steps.<id>.<field>}' };
+
+function allowTemplates(schema: Record<string, unknown>): Record<string, unknown> {
+  const props = schema.properties as Record<string, Record<string, unknown>> | undefined;
+  if (!props) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [name, prop] of Object.entries(props)) {
+    const { description, default: def, ...rest } = prop;
+    out[name] = { ...(description !== undefined ? { description } : {}), ...(def !== undefined ? { default: def } : {}), anyOf: [allowTemplates(rest), TEMPLATE] };
+  }
+  return { ...schema, properties: out };
 }

@@ -1,3 +1,5 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
@@ -30,5 +32,25 @@ describe('PluginHost', () => {
   it('reports a missing plugin directory', async () => {
     const host = await PluginHost.load([join(fixtures, 'nowhere')]);
     expect(host.problems[0]?.message).toBe('plugin directory does not exist');
+  });
+});
+
+describe('PluginHost: npm packages', () => {
+  it('loads a plugin published as a package, by name, and reports one that is not installed', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sb-pkg-'));
+    try {
+      const pkg = join(cwd, 'node_modules', 'sb-plugin-hello');
+      mkdirSync(pkg, { recursive: true });
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'sb-plugin-hello', version: '1.2.3', main: 'index.mjs' }));
+      writeFileSync(
+        join(pkg, 'index.mjs'),
+        "export default { meta: { name: 'hello', kind: 'step', version: '1.2.3', engine: '^0.1', description: 'says hello', schema: { type: 'object' } }, create: () => ({ run: async () => ({ outcome: 'ok' }) }) };\n",
+      );
+      const host = await PluginHost.load(['sb-plugin-hello', 'sb-plugin-missing'], cwd);
+      expect(host.steps.get('hello')?.plugin.meta.version).toBe('1.2.3');
+      expect(host.problems).toEqual([{ source: 'sb-plugin-missing', code: 'SB_PLUGIN_INVALID', message: 'npm package "sb-plugin-missing" is not installed (npm install sb-plugin-missing)' }]);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 });

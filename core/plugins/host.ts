@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import semver from 'semver';
@@ -27,6 +28,7 @@ export interface PluginProblem {
 }
 
 const ENTRY_FILES = ['index.ts', 'index.js', 'index.mjs'];
+const PACKAGE_NAME = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/;
 
 const manifestSchema = {
   type: 'object',
@@ -59,10 +61,25 @@ export class PluginHost {
   private readonly ajv = createAjv();
   private readonly checkManifest = this.ajv.compile(manifestSchema);
 
-  static async load(dirs: readonly string[]): Promise<PluginHost> {
+  /** Loads plugin folders, and npm packages named by their package name (resolved from `cwd`). */
+  static async load(sources: readonly string[], cwd = process.cwd()): Promise<PluginHost> {
     const host = new PluginHost();
-    for (const dir of dirs) await host.loadDir(resolve(dir));
+    for (const source of sources) {
+      if (PACKAGE_NAME.test(source) && !existsSync(resolve(cwd, source))) await host.loadPackage(source, cwd);
+      else await host.loadDir(resolve(cwd, source));
+    }
     return host;
+  }
+
+  /** A plugin published as an npm package: its main entry's default export is the plugin. */
+  async loadPackage(name: string, cwd: string): Promise<void> {
+    let entry: string;
+    try {
+      entry = createRequire(join(cwd, 'package.json')).resolve(name);
+    } catch {
+      return this.problem(name, `npm package "${name}" is not installed (npm install ${name})`);
+    }
+    await this.loadPlugin(dirname(entry), entry);
   }
 
   async loadDir(dir: string): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import type { Call } from '../esl/index.ts';
+import type { StepControl } from '../flow/call-control.ts';
 import type { Logger } from '../log.ts';
 
 /** A JSON Schema object (draft-07 subset used by ajv and yaml-language-server). */
@@ -45,6 +46,8 @@ export interface StepContext {
   readonly config: Readonly<Config>;
   readonly flow: { readonly name: string; readonly file: string };
   readonly step: { readonly id: string; readonly name: string };
+  /** Commands from outside (REST: answer, bridge, transfer, hangup) for steps that wait for them. */
+  readonly control: StepControl;
 }
 
 /** A step's result: `outcome` picks the `on:` branch; every other field is readable as `${steps.<id>.<field>}`. */

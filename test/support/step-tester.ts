@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../core/config.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import { EslServer, type Call } from '../../core/esl/index.ts';
+import { CallControl } from '../../core/flow/call-control.ts';
 import { compileFlow } from '../../core/flow/compile.ts';
 import { formatDiagnostic } from '../../core/flow/diagnostics.ts';
 import { runFlow, type FlowResult, type TimelineEntry } from '../../core/flow/runner.ts';
@@ -56,6 +57,8 @@ export interface StepRun {
 /** Shared set-up: one simulator, one outbound server, the plugins; also usable without vitest tables. */
 export class StepHarness {
   private pending: ((call: Call) => Promise<void>) | null = null;
+  /** Commands to parked calls, as the REST API sends them. */
+  readonly control = new CallControl();
 
   private constructor(
     readonly sim: FreeSwitchSim,
@@ -86,6 +89,7 @@ export class StepHarness {
       this.pending = (call) =>
         runFlow(plan, call, {
           config: this.config,
+          control: this.control,
           logger: silentLogger,
           onTimeline: (e) => {
             timeline.push(e);
@@ -117,11 +121,12 @@ export class StepHarness {
 }
 
 /** Registers a vitest `describe` with one `it` per case. */
-export function testStep(name: string, cases: StepCase[], options: { pluginDirs?: string[]; timeScale?: number } = {}): void {
+export function testStep(name: string, cases: StepCase[], options: { pluginDirs?: string[]; timeScale?: number; onHarness?: (h: StepHarness) => void } = {}): void {
   describe(`step ${name}`, () => {
     let harness: StepHarness;
     beforeAll(async () => {
       harness = await StepHarness.start(options);
+      options.onHarness?.(harness);
     });
     afterAll(async () => {
       await harness?.close();
