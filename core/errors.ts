@@ -92,11 +92,6 @@ export function isSwitchboardError(err: unknown, code?: ErrorCode): err is Switc
   return err instanceof SwitchboardError && (code === undefined || err.code === code);
 }
 
-/** Every known code, for docs and tests. */
-export function errorCodes(): ReadonlyArray<ErrorCode> {
-  return Object.keys(codes) as ErrorCode[];
-}
-
 function format(template: string, args: ReadonlyArray<string | number>): string {
   let i = 0;
   return template.replace(/%s/g, () => (i < args.length ? String(args[i++]) : '?'));

@@ -43,7 +43,8 @@ export function originateAppString(app: OriginateApp): string {
   if ('socket' in app) {
     const port = app.socket.port;
     if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`bad socket port ${port}`);
-    return `&socket(${assertToken('socket host', app.socket.host)}:${port} async full)`;
+    // Quoted: originate splits its arguments on unquoted spaces before the application sees them.
+    return `'&socket(${assertToken('socket host', app.socket.host)}:${port} async full)'`;
   }
   if ('park' in app) return '&park()';
   return [assertEndpointPart('extension', app.extension), assertToken('dialplan', app.dialplan ?? 'XML'), assertToken('context', app.context ?? 'default')].join(' ');

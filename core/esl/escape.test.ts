@@ -64,7 +64,7 @@ describe('originateArgs', () => {
       vars: { origination_uuid: 'ffffffff-ffff-ffff-ffff-ffffffffffff' },
       timeoutSec: 30,
     });
-    expect(args).toBe(`{origination_uuid=${UUID},origination_caller_id_name='ACME\\, Inc',originate_timeout=30}sofia/gateway/trunk1/+15551234567 &socket(127.0.0.1:8084 async full)`);
+    expect(args).toBe(`{origination_uuid=${UUID},origination_caller_id_name='ACME\\, Inc',originate_timeout=30}sofia/gateway/trunk1/+15551234567 '&socket(127.0.0.1:8084 async full)'`);
   });
 
   it.each(['1000 &park()', '1000\n', '+1555,user/1001', '1000}', '', '12a'])('rejects a number %j', (n) => {

@@ -11,6 +11,8 @@ type App = (ch: SimChannel, host: SimHost, req: ExecRequest) => Promise<string |
 
 const done = async (): Promise<undefined> => undefined;
 
+let conferenceMembers = 0;
+
 function int(text: string | undefined, fallback: number): number {
   const n = Number.parseInt(text ?? '', 10);
   return Number.isFinite(n) ? n : fallback;
@@ -297,7 +299,7 @@ const APPS: Record<string, App> = {
     const name = (req.arg.split('@')[0] ?? '').split('+')[0] ?? '';
     if (!ch.answered) ch.answer();
     ch.conference = name;
-    const memberId = String(host.nextSessionId());
+    const memberId = String(++conferenceMembers);
     const leave = new AbortController();
     ch.conferenceMember = { name, memberId, leave };
     const member = (action: string): Array<[string, string]> => [

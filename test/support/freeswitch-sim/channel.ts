@@ -824,10 +824,10 @@ export class SimChannel {
     return ev;
   }
 
-  fire(name: string, opts: { pre?: HeaderList; post?: HeaderList; body?: string; subclass?: string; calling?: Calling } = {}): SimEvent {
-    const ev = this.event(name, opts);
-    this.host.fire(ev);
-    return ev;
+  /** Builds and fires the event, unless no listener could take it (it then only counts a sequence number). */
+  fire(name: string, opts: { pre?: HeaderList; post?: HeaderList; body?: string; subclass?: string; calling?: Calling } = {}): void {
+    if (!this.host.mightDeliver(name, this.uuid, opts.subclass)) return;
+    this.host.fire(this.event(name, opts));
   }
 
   /** The `connect` reply of an outbound socket: CHANNEL_DATA with the profile as `Channel-*`. */
@@ -872,45 +872,46 @@ export class SimChannel {
         h.push(...other.profileHeaders('Other-Leg'));
       }
     }
-    for (const [k, v] of this.vars) h.push([`variable_${k}`, v]);
+    for (const [k, v] of this.vars) h.push([variableHeader(k), v]);
   }
 
   profileHeaders(prefix: string): HeaderList {
     const p = this.profile;
     const t = this.times;
+    const n = profileNames(prefix);
     const h: HeaderList = [
-      [`${prefix}-Direction`, this.direction],
-      [`${prefix}-Logical-Direction`, this.direction],
+      [n.direction, this.direction],
+      [n.logicalDirection, this.direction],
     ];
-    if (p.username) h.push([`${prefix}-Username`, p.username]);
-    h.push([`${prefix}-Dialplan`, p.dialplan ?? 'XML']);
-    if (p.callerIdName) h.push([`${prefix}-Caller-ID-Name`, p.callerIdName]);
-    h.push([`${prefix}-Caller-ID-Number`, p.callerIdNumber], [`${prefix}-Orig-Caller-ID-Number`, this.origCallerIdNumber]);
-    if (p.calleeIdName) h.push([`${prefix}-Callee-ID-Name`, p.calleeIdName]);
-    if (p.calleeIdNumber) h.push([`${prefix}-Callee-ID-Number`, p.calleeIdNumber]);
-    if (p.networkAddr) h.push([`${prefix}-Network-Addr`, p.networkAddr]);
+    if (p.username) h.push([n.username, p.username]);
+    h.push([n.dialplan, p.dialplan ?? 'XML']);
+    if (p.callerIdName) h.push([n.callerIdName, p.callerIdName]);
+    h.push([n.callerIdNumber, p.callerIdNumber], [n.origCallerIdNumber, this.origCallerIdNumber]);
+    if (p.calleeIdName) h.push([n.calleeIdName, p.calleeIdName]);
+    if (p.calleeIdNumber) h.push([n.calleeIdNumber, p.calleeIdNumber]);
+    if (p.networkAddr) h.push([n.networkAddr, p.networkAddr]);
     h.push(
-      [`${prefix}-ANI`, p.ani ?? this.origCallerIdNumber],
-      [`${prefix}-Destination-Number`, p.destinationNumber],
-      [`${prefix}-Unique-ID`, this.uuid],
-      [`${prefix}-Source`, p.source],
-      [`${prefix}-Context`, p.context],
-      [`${prefix}-Channel-Name`, this.name],
-      [`${prefix}-Profile-Index`, String(this.transfers.length + 1)],
-      [`${prefix}-Profile-Created-Time`, String(t.transfer || t.created)],
-      [`${prefix}-Channel-Created-Time`, String(t.created)],
-      [`${prefix}-Channel-Answered-Time`, String(t.answered)],
-      [`${prefix}-Channel-Progress-Time`, String(t.progress)],
-      [`${prefix}-Channel-Progress-Media-Time`, String(t.progressMedia)],
-      [`${prefix}-Channel-Hangup-Time`, String(t.hangup)],
-      [`${prefix}-Channel-Transfer-Time`, String(t.transfer)],
-      [`${prefix}-Channel-Resurrect-Time`, '0'],
-      [`${prefix}-Channel-Bridged-Time`, String(t.bridged)],
-      [`${prefix}-Channel-Last-Hold`, '0'],
-      [`${prefix}-Channel-Hold-Accum`, '0'],
-      [`${prefix}-Screen-Bit`, 'true'],
-      [`${prefix}-Privacy-Hide-Name`, 'false'],
-      [`${prefix}-Privacy-Hide-Number`, 'false'],
+      [n.ani, p.ani ?? this.origCallerIdNumber],
+      [n.destinationNumber, p.destinationNumber],
+      [n.uniqueId, this.uuid],
+      [n.source, p.source],
+      [n.context, p.context],
+      [n.channelName, this.name],
+      [n.profileIndex, String(this.transfers.length + 1)],
+      [n.profileCreatedTime, String(t.transfer || t.created)],
+      [n.createdTime, String(t.created)],
+      [n.answeredTime, String(t.answered)],
+      [n.progressTime, String(t.progress)],
+      [n.progressMediaTime, String(t.progressMedia)],
+      [n.hangupTime, String(t.hangup)],
+      [n.transferTime, String(t.transfer)],
+      [n.resurrectTime, '0'],
+      [n.bridgedTime, String(t.bridged)],
+      [n.lastHold, '0'],
+      [n.holdAccum, '0'],
+      [n.screenBit, 'true'],
+      [n.hideName, 'false'],
+      [n.hideNumber, 'false'],
     );
     return h;
   }
@@ -1051,6 +1052,40 @@ export class SimChannel {
       list.push(w);
     });
   }
+}
+
+// Header names are built once: the same string objects every event keeps serialisation cheap.
+const PROFILE_FIELDS = {
+  direction: 'Direction', logicalDirection: 'Logical-Direction', username: 'Username', dialplan: 'Dialplan',
+  callerIdName: 'Caller-ID-Name', callerIdNumber: 'Caller-ID-Number', origCallerIdNumber: 'Orig-Caller-ID-Number',
+  calleeIdName: 'Callee-ID-Name', calleeIdNumber: 'Callee-ID-Number', networkAddr: 'Network-Addr', ani: 'ANI',
+  destinationNumber: 'Destination-Number', uniqueId: 'Unique-ID', source: 'Source', context: 'Context',
+  channelName: 'Channel-Name', profileIndex: 'Profile-Index', profileCreatedTime: 'Profile-Created-Time',
+  createdTime: 'Channel-Created-Time', answeredTime: 'Channel-Answered-Time', progressTime: 'Channel-Progress-Time',
+  progressMediaTime: 'Channel-Progress-Media-Time', hangupTime: 'Channel-Hangup-Time', transferTime: 'Channel-Transfer-Time',
+  resurrectTime: 'Channel-Resurrect-Time', bridgedTime: 'Channel-Bridged-Time', lastHold: 'Channel-Last-Hold',
+  holdAccum: 'Channel-Hold-Accum', screenBit: 'Screen-Bit', hideName: 'Privacy-Hide-Name', hideNumber: 'Privacy-Hide-Number',
+} as const;
+type ProfileNames = { [K in keyof typeof PROFILE_FIELDS]: string };
+const profileNameCache = new Map<string, ProfileNames>();
+
+function profileNames(prefix: string): ProfileNames {
+  let names = profileNameCache.get(prefix);
+  if (!names) {
+    names = Object.fromEntries(Object.entries(PROFILE_FIELDS).map(([k, v]) => [k, `${prefix}-${v}`])) as ProfileNames;
+    profileNameCache.set(prefix, names);
+  }
+  return names;
+}
+
+const variableHeaders = new Map<string, string>();
+function variableHeader(name: string): string {
+  let h = variableHeaders.get(name);
+  if (h === undefined) {
+    h = `variable_${name}`;
+    if (variableHeaders.size < 50_000) variableHeaders.set(name, h);
+  }
+  return h;
 }
 
 /** Event-Date-Local / *_stamp: `YYYY-MM-DD HH:MM:SS` in local time. */

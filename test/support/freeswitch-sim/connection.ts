@@ -81,6 +81,7 @@ export class EslConnection implements ChannelController, OutboundLink {
   readonly connected: Promise<boolean>;
   private connectTimer: NodeJS.Timeout | undefined;
   private loggingLevel: string | undefined;
+  private corked = false;
 
   constructor(
     private readonly host: ConnectionHost,
@@ -124,6 +125,15 @@ export class EslConnection implements ChannelController, OutboundLink {
 
   write(data: string | Buffer): boolean {
     if (this.socket.destroyed || !this.socket.writable) return true;
+    // Everything written in one tick goes out in one writev.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     return this.socket.write(data);
   }
 

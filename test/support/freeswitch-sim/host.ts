@@ -68,6 +68,8 @@ export interface SimHost {
   readonly channels: Map<string, SimChannel>;
   newEvent(name: string, calling: Calling, subclass?: string): SimEvent;
   fire(ev: SimEvent): void;
+  /** False when no listener could take such an event (it is then not built; its sequence number is used up). */
+  mightDeliver(name: string, uuid: string | undefined, subclass?: string): boolean;
   /** Simulated duration → real milliseconds (× timeScale). */
   scaled(ms: number): number;
   /** Waits real `ms`; resolves true when the time ran out, false when a signal aborted first. */

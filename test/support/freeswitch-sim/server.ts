@@ -90,6 +90,7 @@ export class FreeSwitchSim extends EventEmitter<SimEvents> {
   /** myevents listeners by the Unique-ID they follow. */
   private readonly boundTo = new Map<string, Set<EslConnection>>();
   private liveChannels = 0;
+  private dateCache = { second: -1, local: '', gmt: '' };
   private nextConnId = 1;
   private sequence = 100;
   private sessionCounter = 0;
@@ -383,8 +384,12 @@ export class FreeSwitchSim extends EventEmitter<SimEvents> {
 
   /** Event-Name … Event-Sequence, the header block every event starts with. */
   newEvent(name: string, calling: Calling, subclass?: string): SimEvent {
-    const now = new Date();
     const micros = Math.round(this.now() * 1000);
+    const second = Math.floor(micros / 1_000_000);
+    if (second !== this.dateCache.second) {
+      const d = new Date(second * 1000);
+      this.dateCache = { second, local: formatLocal(d), gmt: d.toUTCString() };
+    }
     const h: HeaderList = [];
     if (name === 'CUSTOM' && subclass) h.push(['Event-Subclass', subclass]);
     h.push(
@@ -394,8 +399,8 @@ export class FreeSwitchSim extends EventEmitter<SimEvents> {
       ['FreeSWITCH-Switchname', this.options.hostname],
       ['FreeSWITCH-IPv4', '127.0.0.1'],
       ['FreeSWITCH-IPv6', '::1'],
-      ['Event-Date-Local', formatLocal(now)],
-      ['Event-Date-GMT', now.toUTCString()],
+      ['Event-Date-Local', this.dateCache.local],
+      ['Event-Date-GMT', this.dateCache.gmt],
       ['Event-Date-Timestamp', String(micros)],
       ['Event-Calling-File', calling.file],
       ['Event-Calling-Function', calling.func],
@@ -403,6 +408,16 @@ export class FreeSwitchSim extends EventEmitter<SimEvents> {
       ['Event-Sequence', String(++this.sequence)],
     );
     return new SimEvent(name, h);
+  }
+
+  mightDeliver(name: string, uuid: string | undefined, subclass?: string): boolean {
+    if (this.closing) return false;
+    if (this.listenerCount('event') > 0) return true;
+    for (const c of this.unbound) if (c.sub.mightWant(name, subclass)) return true;
+    const bound = uuid === undefined ? undefined : this.boundTo.get(uuid);
+    if (bound) for (const c of bound) if (c.sub.mightWant(name, subclass)) return true;
+    this.sequence++;
+    return false;
   }
 
   fire(ev: SimEvent): void {
@@ -504,10 +519,16 @@ export class FreeSwitchSim extends EventEmitter<SimEvents> {
     });
   }
 
+  /** Never throws: a simulator fault is answered as an -ERR body rather than breaking the connection. */
   private async runApi(command: string, arg: string | undefined): Promise<string> {
-    const result = runApiCommand(this.apiHost, command, arg);
-    if (result === undefined) return `-ERR ${command} Command not found!\n`;
-    const out = await result;
+    let out: string;
+    try {
+      const result = runApiCommand(this.apiHost, command, arg);
+      if (result === undefined) return `-ERR ${command} Command not found!\n`;
+      out = await result;
+    } catch (err) {
+      return `-ERR ${err instanceof Error ? err.message : String(err)}\n`;
+    }
     const ev = this.newEvent('API', { file: 'switch_loadable_module.c', func: 'switch_api_execute', line: 3140 });
     ev.add('API-Command', command);
     if (arg !== undefined) ev.add('API-Command-Argument', arg);
@@ -570,6 +591,7 @@ export class FreeSwitchSim extends EventEmitter<SimEvents> {
       channels: this.channels,
       newEvent: (name, calling, subclass) => this.newEvent(name, calling, subclass),
       fire: (ev) => this.fire(ev),
+      mightDeliver: (name, uuid, subclass) => this.mightDeliver(name, uuid, subclass),
       scaled: (ms) => this.scaled(ms),
       wait: (ms, ...signals) => this.wait(ms, ...signals),
       uuid: () => randomUUID(),

@@ -124,6 +124,14 @@ export class Subscription {
     if (/json/i.test(formatHint)) this.format = 'json';
   }
 
+  /** The type checks of `wants` alone (no filters, no myevents): cheap, before an event is built. */
+  mightWant(name: string, subclass: string | undefined): boolean {
+    if (!this.enabled) return false;
+    if (this.all) return true;
+    if (!this.names.has(name)) return false;
+    return name !== 'CUSTOM' || !subclass || this.customSubclasses.has(subclass);
+  }
+
   /** event_handler() of mod_event_socket: type list, custom subclasses, filters, myevents. */
   wants(ev: SimEvent): boolean {
     if (!this.enabled) return false;

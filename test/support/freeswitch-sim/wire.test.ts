@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { captureFrames } from './captures.ts';
 import { CommandReader } from './command-reader.ts';
-import { apiResponseFrame, eventFrame, fsUrlEncode, serializeJson, serializePlain, type HeaderList } from './wire.ts';
+import { apiResponseFrame, eventFrame, fsUrlEncode, serializeJson, serializePlain, serializeXml, type HeaderList } from './wire.ts';
 
 describe('plain event encoding (switch_url_encode without double encoding)', () => {
   it.each([
@@ -52,6 +52,12 @@ describe('event frames', () => {
     const keys = Object.keys(JSON.parse(captured.body.toString('utf8')) as object);
     expect(keys.slice(-2)).toEqual(['Content-Length', '_body']);
     expect(serializeJson(headers, '+OK\n')).toBe('{"Event-Name":"BACKGROUND_JOB","Job-Command-Arg":"x y","Content-Length":"4","_body":"+OK\\n"}');
+  });
+
+  it('xml bodies (event xml) url-encode values inside <headers> like switch_event_xmlize', () => {
+    expect(serializeXml([['Event-Name', 'CUSTOM'], ['x', 'a b<c']], 'hi')).toBe(
+      '<event>\n  <headers>\n    <Event-Name>CUSTOM</Event-Name>\n    <x>a%20b%3Cc</x>\n  </headers>\n  <Content-Length>2</Content-Length>\n  <body>hi</body>\n</event>',
+    );
   });
 
   it('api/response frames match the captured ones', () => {

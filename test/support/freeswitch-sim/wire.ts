@@ -54,15 +54,35 @@ export function serializePlain(headers: HeaderList, body: string | undefined): s
   return out;
 }
 
+// Characters JSON.stringify would escape (quote, backslash, controls, lone surrogates).
+const JSON_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+const quotedKeys = new Map<string, string>();
+
+function quote(s: string): string {
+  return JSON_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+function quotedKey(name: string): string {
+  let q = quotedKeys.get(name);
+  if (q === undefined) {
+    q = `${quote(name)}:`;
+    if (quotedKeys.size < 10_000) quotedKeys.set(name, q);
+  }
+  return q;
+}
+
 /** switch_event_serialize_json: values are strings, the body is `Content-Length` + `_body`. */
 export function serializeJson(headers: HeaderList, body: string | undefined): string {
-  const parts: string[] = [];
-  for (const [name, value] of headers) parts.push(`${JSON.stringify(name)}:${JSON.stringify(value)}`);
-  if (body !== undefined) {
-    parts.push(`"Content-Length":${JSON.stringify(String(Buffer.byteLength(body)))}`);
-    parts.push(`"_body":${JSON.stringify(body)}`);
+  let out = '{';
+  let first = true;
+  for (const [name, value] of headers) {
+    out += (first ? '' : ',') + quotedKey(name) + quote(value);
+    first = false;
   }
-  return `{${parts.join(',')}}`;
+  if (body !== undefined) {
+    out += `${first ? '' : ','}"Content-Length":"${Buffer.byteLength(body)}","_body":${JSON.stringify(body)}`;
+  }
+  return `${out}}`;
 }
 
 /** switch_event_xmlize + switch_xml_toxml: header values url-encoded inside XML text. */
