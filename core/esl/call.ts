@@ -236,6 +236,16 @@ export class Call extends EventEmitter<CallEvents> {
 
   // --- events ------------------------------------------------------------------------------
 
+  /**
+   * Adds CUSTOM event subclasses (`mod_audio_stream::play` …) to this call's socket: `myevents`
+   * covers the channel's ordinary events but, like mod_event_socket, no CUSTOM subclass.
+   */
+  async subscribe(...subclasses: string[]): Promise<void> {
+    this.assertLive('subscribe');
+    for (const s of subclasses) assertToken('event subclass', s);
+    await this.conn.request(`event json CUSTOM ${subclasses.join(' ')}`);
+  }
+
   /** Waits for the next event of this call with that name (`CHANNEL_ANSWER`, or a CUSTOM subclass like `mod_audio_stream::play`). */
   waitFor(name: string, options: WaitOptions = {}): Promise<EslEvent> {
     if (this.isGone && name !== 'CHANNEL_HANGUP_COMPLETE') return Promise.reject(this.gone(`waiting for ${name}`));
