@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { FreeSwitchSim } from '../../test/support/freeswitch-sim/index.ts';
+import { PROJECT_ROOT } from '../config.ts';
+
+let sim: FreeSwitchSim;
+let dir: string;
+beforeAll(async () => {
+  sim = await FreeSwitchSim.start({ timeScale: 0.01 });
+  dir = mkdtempSync(join(tmpdir(), 'sb-start-'));
+  writeFileSync(join(dir, 'desk.yaml'), 'name: desk\ndefault: true\nsteps:\n  - answer\n  - hangup\n');
+});
+afterAll(async () => {
+  await sim.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it('switchboard start: runs the real service, takes calls, reloads on SIGHUP, stops cleanly on SIGTERM', async () => {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/switchboard.js'), 'start'], {
+    cwd: dir,
+    env: { ...process.env, SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_FLOWS_DIR: dir, SB_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    lines.push(line);
+    for (const w of [...waiters]) if (w.pred(line)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(line);
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const waitLine = (pred: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
+    const found = lines.find(pred);
+    if (found) return Promise.resolve(found);
+    return Promise.race([
+      new Promise<Record<string, unknown>>((resolve) => waiters.push({ pred, resolve })),
+      exited.then((code) => Promise.reject(new Error(`switchboard exited (${code}) before the expected log line`))),
+    ]);
+  };
+  try {
+    const running = await waitLine((l) => l.msg === 'switchboard is running');
+    const port = (running.outbound as { port: number }).port;
+    const ch = await sim.inboundCall({ to: '7000', from: '1000', socket: { host: '127.0.0.1', port } });
+    await ch.waitForHangup();
+    const ended = await waitLine((l) => l.msg === 'flow ended');
+    expect(ended).toMatchObject({ callId: ch.uuid, flow: 'desk', ending: 'completed' });
+
+    writeFileSync(join(dir, 'desk.yaml'), 'name: desk\ndefault: true\nsteps:\n  - answer\n  - wait: 0.1\n  - hangup\n');
+    child.kill('SIGHUP');
+    await waitLine((l) => l.msg === 'flows loaded' && l.generation === 2);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(lines.some((l) => l.msg === 'stopping: finishing calls in progress')).toBe(true);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
