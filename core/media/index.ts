@@ -7,3 +7,4 @@ export {
   type AudioStreamEvents, type AudioStreamStats, type FramesOptions, type ReplySampleRate, type StreamCloseInfo,
 } from './audio-stream.ts';
 export { TokenAuthority, type TokenRefusal, type TokenVerdict } from './stream-token.ts';
+export { SpeechPlayer, type SpeechPlayerOptions } from './speech-player.ts';
