@@ -9,6 +9,10 @@ export interface Config {
   esl: { host: string; port: number; password: string; reconnectMaxMs: number; commandTimeoutMs: number };
   outbound: { host: string; port: number };
   http: { host: string; port: number };
+  /** The websocket server mod_audio_stream connects to (Nova steps). */
+  media: { host: string; port: number; publicUrl: string | undefined; secret: string | undefined };
+  /** Amazon Nova Sonic through Bedrock: region and credentials come from the standard AWS chain; endpoint only for tests. */
+  nova: { region: string | undefined; endpoint: string | undefined };
   logLevel: string;
   flowsDir: string;
   /** Where relative sound paths in flows point, as FreeSWITCH sees the file system. */
@@ -36,6 +40,13 @@ export function loadConfig(env: Env = process.env): Config {
     },
     outbound: { host: str(env, 'SB_OUTBOUND_HOST', '127.0.0.1'), port: port(env, 'SB_OUTBOUND_PORT', 8084) },
     http: { host: str(env, 'SB_HTTP_HOST', '127.0.0.1'), port: port(env, 'SB_HTTP_PORT', 8080) },
+    media: {
+      host: str(env, 'SB_MEDIA_HOST', '127.0.0.1'),
+      port: port(env, 'SB_MEDIA_PORT', 8090),
+      publicUrl: env.SB_MEDIA_PUBLIC_URL || undefined,
+      secret: env.SB_MEDIA_SECRET || undefined,
+    },
+    nova: { region: env.SB_NOVA_REGION || env.AWS_REGION || undefined, endpoint: env.SB_NOVA_ENDPOINT || undefined },
     logLevel: str(env, 'SB_LOG_LEVEL', 'info'),
     flowsDir: str(env, 'SB_FLOWS_DIR', 'flows'),
     soundsDir: str(env, 'SB_SOUNDS_DIR', resolve(PROJECT_ROOT, 'flows/sounds')),

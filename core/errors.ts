@@ -55,6 +55,13 @@ const codes = {
   SB_MEDIA_PROTOCOL: { status: 502, message: 'call %s: malformed audio stream input: %s' },
   SB_MEDIA_BAD_ARGUMENT: { status: 400, message: 'call %s: %s' },
   SB_MEDIA_BAD_CALL_ID: { status: 400, message: 'not a usable call id for an audio stream: %s' },
+  // queue
+  SB_QUEUE_BAD_JOB: { status: 400, message: 'call job rejected: %s' },
+  SB_QUEUE_IDEMPOTENCY_CONFLICT: { status: 409, message: 'idempotency key "%s" was already used for a different call job (%s); use a new key for a new call' },
+  SB_QUEUE_NOT_FOUND: { status: 404, message: 'no call job %s (unknown, or removed after its retention period)' },
+  SB_QUEUE_CLOSED: { status: 503, message: 'call queue is closed: %s' },
+  SB_QUEUE_UNAVAILABLE: { status: 503, message: 'call queue cannot reach Redis: %s (check REDIS_URL and that redis-server runs)' },
+  SB_QUEUE_BAD_OPTION: { status: 500, message: 'call queue option %s: %s' },
 } as const;
 
 export type ErrorCode = keyof typeof codes;

@@ -26,7 +26,7 @@ beforeEach(async () => {
       cb();
     },
   });
-  const config = loadConfig({ SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_FLOWS_DIR: dir });
+  const config = loadConfig({ SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_MEDIA_PORT: '0', SB_FLOWS_DIR: dir });
   service = new Service({ config, logger: createLogger('debug', sink) });
   await service.start();
 });

@@ -8,7 +8,12 @@ import { runFlow, type FlowResult, type TimelineEntry } from './flow/runner.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { PluginHost } from './plugins/host.ts';
+import { randomBytes } from 'node:crypto';
+import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { HttpServer } from './api/http.ts';
+import { MediaServer } from './media/index.ts';
+import { createNovaClient } from './nova/index.ts';
+import type { StepServices } from './plugins/types.ts';
 
 export interface ServiceOptions {
   config: Config;
@@ -19,6 +24,8 @@ export interface ServiceOptions {
   onFlowEnd?: (call: Call, result: FlowResult) => void;
   /** Start the HTTP server (health, metrics). */
   http?: boolean;
+  /** Start the media (mod_audio_stream) websocket server; default true. */
+  media?: boolean;
 }
 
 /**
@@ -37,6 +44,9 @@ export class Service {
   esl!: EslClient;
   server!: EslServer;
   http: HttpServer | undefined;
+  media: MediaServer | undefined;
+  private novaClient: BedrockRuntimeClient | undefined;
+  private services!: StepServices;
   private outbound: AddressInfo | undefined;
 
   constructor(private readonly options: ServiceOptions) {
@@ -65,6 +75,17 @@ export class Service {
     await this.esl.start();
     this.esl.on('connected', () => this.metrics.eslReconnects.inc());
 
+    if (this.options.media !== false) {
+      const m = this.config.media;
+      this.media = new MediaServer({ host: m.host, port: m.port, publicUrl: m.publicUrl, secret: m.secret ?? randomBytes(32), logger: this.log });
+      await this.media.start();
+    }
+    this.services = {
+      media: this.media,
+      tools: this.plugins.tools,
+      nova: () => (this.novaClient ??= createNovaClient({ region: this.config.nova.region, endpoint: this.config.nova.endpoint, logger: this.log })),
+    };
+
     this.server = new EslServer({ ...this.config.outbound, logger: this.log, onCall: (call) => this.handleCall(call) });
     this.outbound = await this.server.start();
 
@@ -84,6 +105,8 @@ export class Service {
   async close(): Promise<void> {
     await this.http?.close();
     await this.server?.close();
+    await this.media?.close();
+    this.novaClient?.destroy();
     await this.esl?.close();
     this.flows?.close();
   }
@@ -103,6 +126,7 @@ export class Service {
       const result = await runFlow(plan, call, {
         config: this.config,
         control: this.control,
+        services: this.services,
         logger: this.log,
         onTimeline: this.options.onTimeline ? (e) => this.options.onTimeline?.(call, e) : undefined,
         onStepDone: (step, seconds, outcome) => this.metrics.stepDuration.observe({ step, outcome }, seconds),

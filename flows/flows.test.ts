@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../core/config.ts';
-import { nthApp, StepHarness, type StepCase } from '../test/support/step-tester.ts';
+import { farEndHangsUp, nthApp, StepHarness, type StepCase } from '../test/support/step-tester.ts';
 
 const dir = join(PROJECT_ROOT, 'flows');
 const read = (name: string): string => readFileSync(join(dir, name), 'utf8');
@@ -24,7 +24,7 @@ const pressAt = (count: number, digits: string): StepCase['caller'] => async (ch
 
 describe('flows/', () => {
   it('every flow file here has a test below', () => {
-    const covered = ['default.yaml', 'ivr-menu.yaml', 'business-hours.yaml', 'after-hours-voicemail.yaml', 'attended-transfer.yaml'];
+    const covered = ['default.yaml', 'ivr-menu.yaml', 'business-hours.yaml', 'after-hours-voicemail.yaml', 'attended-transfer.yaml', 'nova-front-desk.yaml'];
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
     expect(files.filter((f) => !covered.includes(f))).toEqual([]);
   });
@@ -54,27 +54,29 @@ describe('flows/', () => {
   });
 
   it('ivr-menu: silence through all tries goes to the operator', async () => {
-    const h2 = await StepHarness.start({ timeScale: 0.001 });
-    try {
-      const r = await h2.run(read('ivr-menu.yaml'));
-      expect(r.result.steps.menu).toMatchObject({ outcome: 'timeout', tries: 3 });
-      expect(r.commands).toContainEqual(expect.stringMatching(/^api uuid_transfer \S+ 1000 XML default$/));
-    } finally {
-      await h2.close();
-    }
+    const r = await h.run(read('ivr-menu.yaml').replace('timeout: 5', 'timeout: 0.05'));
+    expect(r.result.steps.menu).toMatchObject({ outcome: 'timeout', tries: 3 });
+    expect(r.commands).toContainEqual(expect.stringMatching(/^api uuid_transfer \S+ 1000 XML default$/));
   });
 
-  it('business-hours: closed → message and voicemail; open hours ring the team (decided by the clock)', async () => {
-    const r = await h.run(read('business-hours.yaml'));
-    const now = new Date();
-    const open = now.getUTCDay() >= 1 && now.getUTCDay() <= 5 && now.getUTCHours() >= 9 && now.getUTCHours() < 17;
-    if (open) expect(r.commands).toContainEqual(expect.stringMatching(/^execute bridge \{call_timeout=20\}user\/1001,user\/1002$/));
-    else expect(r.commands).toContainEqual(expect.stringMatching(/^execute record .*voicemail\/.*\.wav 120 200 4$/));
+  const alwaysOpen = (flow: string): string => flow.replace('time: "09:00-17:00", days: mon-fri, ', 'days: mon-sun, ');
+  const neverOpen = (flow: string): string => flow.replace('days: mon-fri, ', 'days: [], ');
+
+  it('business-hours: closed → message and voicemail', async () => {
+    const r = await h.run(neverOpen(read('business-hours.yaml')));
+    expect(r.commands).not.toContainEqual(expect.stringMatching(/^execute bridge /));
+    expect(r.commands).toContainEqual(expect.stringMatching(/playback .*closed\.wav$/));
+    expect(r.commands).toContainEqual(expect.stringMatching(/^execute record .*voicemail\/.*\.wav 120 200 4$/));
+  });
+
+  it('business-hours: open → the team rings', async () => {
+    const r = await h.run(alwaysOpen(read('business-hours.yaml')), { name: 'open', caller: farEndHangsUp() });
+    expect(r.commands).toContainEqual(expect.stringMatching(/^execute bridge \{call_timeout=20\}user\/1001,user\/1002$/));
+    expect(r.commands).not.toContainEqual(expect.stringMatching(/^execute record /));
   });
 
   it('business-hours: when the team does not answer, the caller reaches voicemail', async () => {
-    const flow = read('business-hours.yaml').replace('09:00-17:00", days: mon-fri', '00:00-00:00", days: mon-sun');
-    const r = await h.run(flow, { name: 'no answer', before: (sim) => sim.onOriginate(() => ({ fail: 'NO_ANSWER' })) });
+    const r = await h.run(alwaysOpen(read('business-hours.yaml')), { name: 'no answer', before: (sim) => sim.onOriginate(() => ({ fail: 'NO_ANSWER' })) });
     expect(r.commands).toContainEqual(expect.stringMatching(/^execute bridge /));
     expect(r.commands).toContainEqual(expect.stringMatching(/^execute record /));
     h.sim.onOriginate(() => ({}));
@@ -90,7 +92,7 @@ describe('flows/', () => {
 
   it('attended-transfer: reception busy → backup answers', async () => {
     let n = 0;
-    const r = await h.run(read('attended-transfer.yaml'), { name: 'busy', before: (sim) => sim.onOriginate(() => (++n === 1 ? { fail: 'USER_BUSY' } : { answerAfterMs: 0 })) });
+    const r = await h.run(read('attended-transfer.yaml'), { name: 'busy', before: (sim) => sim.onOriginate(() => (++n === 1 ? { fail: 'USER_BUSY' } : { answerAfterMs: 0 })), caller: farEndHangsUp() });
     expect(r.result.steps.reception).toMatchObject({ outcome: 'busy' });
     expect(r.result.steps.backup).toMatchObject({ outcome: 'ok' });
     h.sim.onOriginate(() => ({}));
@@ -101,5 +103,35 @@ describe('flows/', () => {
     expect(r.result.steps.backup).toMatchObject({ outcome: 'no_answer' });
     expect(r.commands).toContainEqual(expect.stringMatching(/^execute record /));
     h.sim.onOriginate(() => ({}));
+  });
+
+  it('nova-front-desk: greets, the assistant hears the caller ask for a person, the call is transferred to 1001', async () => {
+    const nh = await StepHarness.start({
+      timeScale: 0.05,
+      nova: {
+        timeScale: 0.05,
+        script: {
+          turnDetection: { afterAudioMs: 200 },
+          reply: [{ userTranscript: 'Can I talk to a person?', toolUse: { toolName: 'transfer_call', input: { destination: '1001' } }, text: 'Sure, transferring you.', audio: { ms: 400 } }],
+        },
+      },
+    });
+    try {
+      const r = await nh.run(read('nova-front-desk.yaml'), {
+        name: 'front desk',
+        call: { to: '7500' },
+        caller: async (ch, sim) => {
+          const client = await nh.audio!.connected(ch.uuid);
+          await client.sendSilence(250);
+          await farEndHangsUp()(ch, sim);
+        },
+      });
+      expect(r.result.steps.assistant).toMatchObject({ outcome: 'transfer', destination: '1001' });
+      expect(r.result.steps.assistant?.transcript).toBe('caller: Can I talk to a person?\nbot: Sure, transferring you.');
+      expect(r.commands).toContainEqual(expect.stringMatching(/playback .*welcome\.wav$/));
+      expect(r.commands).toContainEqual(expect.stringMatching(/^execute bridge \{call_timeout=20\}user\/1001$/));
+    } finally {
+      await nh.close();
+    }
   });
 });

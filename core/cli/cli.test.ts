@@ -79,7 +79,7 @@ describe('switchboard CLI', () => {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(flows);
     writeFileSync(join(flows, 'a.yaml'), 'name: a\ndefault: true\nsteps:\n  - answer\n');
-    const service = new Service({ config: loadConfig({ SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_FLOWS_DIR: flows }), logger: silentLogger });
+    const service = new Service({ config: loadConfig({ SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_MEDIA_PORT: '0', SB_FLOWS_DIR: flows }), logger: silentLogger });
     await service.start();
     try {
       const url = `http://127.0.0.1:${service.http?.port}`;

@@ -28,7 +28,7 @@ export function demoCommand(): Command {
       // Loaded here, not at the top: only the demo needs the simulator.
       const { FreeSwitchSim } = await import('../../test/support/freeswitch-sim/index.ts');
       const sim = await FreeSwitchSim.start({ timeScale: 1 / Math.max(0.01, Number(opts.speed) || 1) });
-      const config = loadConfig({ ...process.env, SB_ESL_HOST: sim.host, SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_LOG_LEVEL: process.env.SB_LOG_LEVEL ?? 'warn' });
+      const config = loadConfig({ ...process.env, SB_ESL_HOST: sim.host, SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_MEDIA_PORT: '0', SB_LOG_LEVEL: process.env.SB_LOG_LEVEL ?? 'warn' });
       const service = new Service({
         config,
         logger: createLogger(config.logLevel, process.stderr),

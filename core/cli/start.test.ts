@@ -22,7 +22,7 @@ afterAll(async () => {
 it('switchboard start: runs the real service, takes calls, reloads on SIGHUP, stops cleanly on SIGTERM', async () => {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/switchboard.js'), 'start'], {
     cwd: dir,
-    env: { ...process.env, SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_FLOWS_DIR: dir, SB_LOG_LEVEL: 'info' },
+    env: { ...process.env, SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_MEDIA_PORT: '0', SB_FLOWS_DIR: dir, SB_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Array<Record<string, unknown>> = [];

@@ -310,6 +310,10 @@ function parseStep(item: unknown, section: Section, path: Array<string | number>
     }
   }
 
+  if (meta.check && plugin.validate(structuredClone(options))) {
+    for (const problem of meta.check(options, { tools: host.tools })) report('SB_FLOW_BAD_OPTION', `step "${stepLabel}": ${problem}`, src.locate(optionsPath), { step: stepLabel });
+  }
+
   const outcomes = [...BASE_OUTCOMES, ...(meta.outcomes ?? [])];
   for (const outcome of Object.keys(on)) {
     if (!meta.openOutcomes && !outcomes.includes(outcome)) {

@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import { isSwitchboardError, SwitchboardError, type ErrorCode } from '../errors.ts';
 import type { Call } from '../esl/index.ts';
 import type { Logger } from '../log.ts';
-import { isTerminal, type StepContext, type StepResult } from '../plugins/types.ts';
+import { isTerminal, type StepContext, type StepResult, type StepServices } from '../plugins/types.ts';
 import type { Plan, PlanStep, Section } from './plan.ts';
 import { CallControl } from './call-control.ts';
 import { render, type Scope } from './template.ts';
@@ -22,6 +22,7 @@ export interface RunOptions {
   config: Readonly<Config>;
   /** Mailboxes for commands from outside; a private one when not given. */
   control?: CallControl;
+  services?: StepServices;
   logger: Logger;
   onTimeline?: (entry: TimelineEntry) => void;
   /** Step durations, for metrics. */
@@ -183,9 +184,18 @@ async function runStep(step: PlanStep, call: Call, scope: Scope, vars: Record<st
     flow: { name: plan.name, file: plan.file },
     step: { id: step.id, name: step.name },
     control: (options.control as CallControl).forCall(call.id),
+    services: options.services ?? NO_SERVICES,
   };
   return loaded.plugin.create(ctx).run(rendered as never, signal);
 }
+
+const NO_SERVICES: StepServices = {
+  media: undefined,
+  nova: () => {
+    throw new SwitchboardError('SB_STEP_FAILED', ['nova', 'no Nova Sonic client configured for this runner']);
+  },
+  tools: new Map(),
+};
 
 function summarise(result: StepResult): string | undefined {
   const fields = Object.entries(result).filter(([k, v]) => k !== 'outcome' && v !== undefined && typeof v !== 'object');

@@ -1,6 +1,9 @@
 import type { Config } from '../config.ts';
 import type { Call } from '../esl/index.ts';
+import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { StepControl } from '../flow/call-control.ts';
+import type { MediaServer } from '../media/index.ts';
+import type { LoadedTool } from './host.ts';
 import type { Logger } from '../log.ts';
 
 /** A JSON Schema object (draft-07 subset used by ajv and yaml-language-server). */
@@ -28,6 +31,8 @@ export interface StepMeta extends PluginMeta {
   terminal?: boolean | ((options: Record<string, unknown>) => boolean);
   /** Outcomes this step can end with that only the flow knows (`webhook`: whatever the server answers): any `on:` key is accepted. */
   openOutcomes?: boolean;
+  /** Load-time checks beyond the schema (e.g. a voice that belongs to the model): each string is an error. */
+  check?(options: Record<string, unknown>, env: { tools: ReadonlyMap<string, LoadedTool> }): string[];
   /** Load-time facts about the options: step ids it may jump to, flow variables it defines. */
   analyse?(options: Record<string, unknown>): { jumps?: string[]; defines?: string[] };
   /** Named message templates, so tests assert ids rather than prose. */
@@ -48,6 +53,17 @@ export interface StepContext {
   readonly step: { readonly id: string; readonly name: string };
   /** Commands from outside (REST: answer, bridge, transfer, hangup) for steps that wait for them. */
   readonly control: StepControl;
+  readonly services: StepServices;
+}
+
+/** Shared service parts a step may use. */
+export interface StepServices {
+  /** The websocket server mod_audio_stream connects to; undefined when the service runs without one. */
+  readonly media: MediaServer | undefined;
+  /** The Bedrock client for Nova Sonic (one per service, created on first use). */
+  nova(): BedrockRuntimeClient;
+  /** Tool plugins (kind: tool) by name. */
+  readonly tools: ReadonlyMap<string, LoadedTool>;
 }
 
 /** A step's result: `outcome` picks the `on:` branch; every other field is readable as `${steps.<id>.<field>}`. */

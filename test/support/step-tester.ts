@@ -13,6 +13,11 @@ import { loadConfig, type Config } from '../../core/config.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import { EslServer, type Call } from '../../core/esl/index.ts';
 import { CallControl } from '../../core/flow/call-control.ts';
+import { MediaServer } from '../../core/media/index.ts';
+import { createNovaClient } from '../../core/nova/index.ts';
+import type { StepServices } from '../../core/plugins/types.ts';
+import { attachAudioStreams, type AudioStreams } from './audio-stream-wiring.ts';
+import { NovaEmulator, type SessionInfo, type SessionScript } from './nova-emulator/index.ts';
 import { compileFlow } from '../../core/flow/compile.ts';
 import { formatDiagnostic } from '../../core/flow/diagnostics.ts';
 import { runFlow, type FlowResult, type TimelineEntry } from '../../core/flow/runner.ts';
@@ -60,6 +65,12 @@ export class StepHarness {
   /** Commands to parked calls, as the REST API sends them. */
   readonly control = new CallControl();
 
+  /** With `nova: true`: the media server, the Nova Sonic emulator and simulated mod_audio_stream. */
+  media: MediaServer | undefined;
+  nova: NovaEmulator | undefined;
+  audio: AudioStreams | undefined;
+  private services: StepServices | undefined;
+
   private constructor(
     readonly sim: FreeSwitchSim,
     readonly server: EslServer,
@@ -67,7 +78,7 @@ export class StepHarness {
     readonly config: Config,
   ) {}
 
-  static async start(options: { pluginDirs?: string[]; timeScale?: number; env?: Record<string, string> } = {}): Promise<StepHarness> {
+  static async start(options: { pluginDirs?: string[]; timeScale?: number; env?: Record<string, string>; nova?: { script?: SessionScript | ((s: SessionInfo) => SessionScript); timeScale?: number } } = {}): Promise<StepHarness> {
     const config = loadConfig({ ...process.env, SB_RECORDINGS_DIR: '/tmp/switchboard-test-recordings', ...options.env });
     const host = await PluginHost.load([...config.pluginDirs, ...(options.pluginDirs ?? [])]);
     if (host.problems.length > 0) throw new Error(`plugins failed to load: ${JSON.stringify(host.problems)}`);
@@ -76,6 +87,15 @@ export class StepHarness {
     const server = new EslServer({ host: '127.0.0.1', port: 0, onCall: (call) => harness?.pending?.(call) });
     await server.start();
     harness = new StepHarness(sim, server, host, config);
+    if (options.nova) {
+      const h = harness;
+      h.audio = attachAudioStreams(sim);
+      h.media = new MediaServer({ host: '127.0.0.1', port: 0, secret: 'step-tester-secret-0123456789abcdef', logger: silentLogger });
+      await h.media.start();
+      h.nova = await NovaEmulator.start({ script: options.nova.script, timeScale: options.nova.timeScale ?? 1 });
+      const client = createNovaClient({ endpoint: h.nova.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, logger: silentLogger });
+      h.services = { media: h.media, tools: host.tools, nova: () => client };
+    }
     return harness;
   }
 
@@ -90,6 +110,7 @@ export class StepHarness {
         runFlow(plan, call, {
           config: this.config,
           control: this.control,
+          services: this.services,
           logger: silentLogger,
           onTimeline: (e) => {
             timeline.push(e);
@@ -115,7 +136,11 @@ export class StepHarness {
   }
 
   async close(): Promise<void> {
+    this.audio?.detach();
     await this.server.close(100);
+    await this.media?.close();
+    this.services?.nova().destroy();
+    await this.nova?.close();
     await this.sim.close();
   }
 }
