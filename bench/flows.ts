@@ -82,6 +82,7 @@ const service = new Service({
   config,
   logger: silentLogger,
   http: false,
+  media: false,
   onFlowEnd: (call) => {
     if (call.timing.firstCommand !== undefined) overhead.push(call.timing.firstCommand - call.timing.ready);
   },
