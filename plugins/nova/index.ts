@@ -19,6 +19,7 @@ export interface NovaOptions {
   sample_rate?: 8000 | 16000;
   frame_ms: number;
   renew_after: number;
+  stall_timeout: number;
 }
 
 /** `tools: [datetime, { lookup_caller: { file: x.csv } }]` → name and options. */
@@ -58,6 +59,7 @@ export default defineStep<NovaOptions>({
         sample_rate: { enum: [8000, 16000], description: 'Audio rate both ways (default: the call\'s codec rate when 8 or 16 kHz, else 16000), so nothing is resampled.' },
         frame_ms: { type: 'integer', minimum: 20, maximum: 200, multipleOf: 20, default: 40, description: 'Caller audio per Nova event (see docs/performance.md: CPU vs latency).' },
         renew_after: { type: 'number', exclusiveMinimum: 0, maximum: 460, default: 390, description: 'Seconds before the Nova session is renewed at a pause (its streams end at 8 minutes).' },
+        stall_timeout: { type: 'number', exclusiveMinimum: 0, maximum: 120, default: 15, description: 'Seconds without any answer from Nova while the caller talks before the step fails (SB_NOVA_STALLED).' },
       },
     },
     check(o, { tools }) {
@@ -119,7 +121,7 @@ export default defineStep<NovaOptions>({
         config,
         renewAfterMs: o.renew_after * 1000,
         renewByMs: Math.min(460, o.renew_after + 60) * 1000,
-        session: { client: services.nova(), modelId: o.model, voiceId: o.voice, systemPrompt: prompt, inputSampleRate: rate, outputSampleRate: rate, frameMs: o.frame_ms, logger: log },
+        session: { client: services.nova(), modelId: o.model, voiceId: o.voice, systemPrompt: prompt, inputSampleRate: rate, outputSampleRate: rate, frameMs: o.frame_ms, idleTimeoutMs: o.stall_timeout * 1000, logger: log },
       });
       await player.start();
       const maxTimer = setTimeout(() => conversation.end({ outcome: 'timeout' }), o.max_duration * 1000);

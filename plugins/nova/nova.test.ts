@@ -102,6 +102,45 @@ describe('step nova', () => {
     await expect.poll(() => hh.media!.streams.size).toBe(0);
   });
 
+  it('a stalled model fails the step with SB_NOVA_STALLED and on_error runs', async () => {
+    const hh = await harness({ turnDetection: { afterAudioMs: 200 }, reply: 'echo', failure: { stall: true, afterInputEvents: 3 } });
+    const flow = FRONT_DESK.replace('Be brief.', 'Be brief.\n      stall_timeout: 0.5');
+    const r = await hh.run(flow, {
+      name: 'stall',
+      caller: async (ch) => {
+        const client = await hh.audio!.connected(ch.uuid);
+        await client.sendTone(2000, 440);
+      },
+    });
+    expect(r.result.steps.bot).toMatchObject({ outcome: 'error', code: 'SB_NOVA_STALLED' });
+    expect(r.commands.at(-1)).toBe('hangup NORMAL_TEMPORARY_FAILURE');
+  });
+
+  it('the audio websocket drops: the step fails with SB_MEDIA_CLOSED and the call does not go silent', async () => {
+    const hh = await harness({ turnDetection: { afterAudioMs: 200 }, reply: 'echo' });
+    const r = await hh.run(FRONT_DESK, {
+      name: 'ws drop',
+      caller: async (ch) => {
+        const client = await hh.audio!.connected(ch.uuid);
+        client.terminate();
+      },
+    });
+    expect(r.result.steps.bot).toMatchObject({ outcome: 'error', code: 'SB_MEDIA_CLOSED' });
+    expect(r.commands).toContainEqual(expect.stringMatching(/playback .*sorry\.wav$/));
+  });
+
+  it('a tool the step does not offer: the model gets an error result and the conversation goes on', async () => {
+    const hh = await harness({
+      turnDetection: { afterAudioMs: 200 },
+      reply: [{ userTranscript: 'Weather?', toolUse: { toolName: 'weather', input: {} }, text: 'I cannot tell the weather.', audio: { ms: 200 } }],
+    });
+    const flow = FRONT_DESK.replace('Be brief.', 'Be brief.\n      max_duration: 1');
+    const r = await hh.run(flow, { name: 'unknown tool', caller: callerTalks(1) });
+    expect(r.result.steps.bot).toMatchObject({ outcome: 'timeout' });
+    expect(r.result.steps.bot?.transcript).toContain('bot: I cannot tell the weather.');
+    expect(JSON.stringify(hh.nova!.sessions[0]!.toolResults[0])).toContain('there is no tool named weather');
+  });
+
   it('renews the Nova session at a pause, replaying the conversation as history', async () => {
     const hh = await harness((s) =>
       s.index === 0
