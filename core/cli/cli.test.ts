@@ -98,3 +98,14 @@ describe('switchboard CLI', () => {
     }
   });
 });
+
+describe('switchboard simulate with a Nova conversation', () => {
+  it('plays the scripted conversation through the Nova Sonic emulator and prints the transcript', async () => {
+    const r = await cli(['simulate', 'flows/nova-front-desk.yaml', '--to', '7500', '--conversation', 'docs/examples/nova-front-desk.conversation.yaml', '--speed', '100']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('caller says "Can I talk to a person, please?"');
+    expect(r.stdout).toMatch(/✓ nova → transfer/);
+    expect(r.stdout).toContain('transcript of assistant:\n  caller: What time is it?\n  bot: It is a little after noon.');
+    expect(r.stdout).toMatch(/esl →\s+execute bridge \{call_timeout=20\}user\/1001/);
+  });
+});

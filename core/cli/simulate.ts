@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { Command } from 'commander';
+import yaml from 'js-yaml';
 import { describeTimeline } from './timeline-format.ts';
 
 /**
@@ -18,10 +19,15 @@ export function simulateCommand(): Command {
     .option('--hangup-after <seconds>', 'the caller hangs up after this many seconds')
     .option('--expect <ending>', 'completed | hangup | error | max-steps', 'completed')
     .option('--speed <factor>', 'time runs this many times faster than real time', '50')
-    .action(async (file: string, o: { from: string; to: string; domain?: string; dtmf?: string; hangupAfter?: string; expect: string; speed: string }) => {
-      const { StepHarness } = await import('../../test/support/step-tester.ts');
+    .option('--conversation <file>', 'for nova steps: a YAML list of turns { caller, bot, tool? } played by the bundled Nova Sonic emulator')
+    .action(async (file: string, o: { from: string; to: string; domain?: string; dtmf?: string; hangupAfter?: string; expect: string; speed: string; conversation?: string }) => {
+      const { StepHarness, farEndHangsUp } = await import('../../test/support/step-tester.ts');
       const speed = Math.max(1, Number(o.speed) || 50);
-      const harness = await StepHarness.start({ timeScale: 1 / speed });
+      const turns = o.conversation ? conversationTurns(readFileSync(o.conversation, 'utf8')) : [];
+      const harness = await StepHarness.start({
+        timeScale: 1 / speed,
+        nova: { timeScale: 1 / speed, script: { turnDetection: { afterAudioMs: 200 }, reply: turns.map((t) => ({ userTranscript: t.caller, text: t.bot, audio: { ms: 60 * t.bot.split(/\s+/).length }, ...(t.tool ? { toolUse: t.tool } : {}) })) } },
+      });
       const started = performance.now();
       const stamp = (): string => `+${String(Math.round((performance.now() - started) * speed)).padStart(6)} ms`;
       const print = (who: string, text: string): void => void process.stdout.write(`${stamp()}  ${who.padEnd(6)} ${text}\n`);
@@ -54,6 +60,16 @@ export function simulateCommand(): Command {
                 print('caller', `presses ${group}`);
                 await channel.pressDtmf(group).catch(() => {});
               }
+              // Each conversation turn: the caller talks once the model's previous answer was heard.
+              for (let i = 0; i < turns.length; i++) {
+                const audio = await harness.audio?.connected(channel.uuid, 600_000).catch(() => undefined);
+                if (!audio || channel.hungUp) break;
+                const since = channel.executed.length;
+                print('caller', `says "${turns[i]?.caller}"`);
+                await audio.sendSilence(250).catch(() => {});
+                if (i < turns.length - 1) await channel.waitForApp('playback', { arg: /\.tmp\.r(8|16)$/, since, completed: true, timeoutMs: 600_000 }).catch(() => undefined);
+              }
+              if (turns.length > 0) await farEndHangsUp(600_000)(channel, harness.sim).catch(() => undefined);
               await Promise.all(timers);
             },
           },
@@ -68,6 +84,9 @@ export function simulateCommand(): Command {
             onCommand: (t) => print('esl →', t),
           },
         );
+        for (const [id, r] of Object.entries(run.result.steps)) {
+          if (typeof r.transcript === 'string' && r.transcript !== '') process.stdout.write(`\ntranscript of ${id}:\n${r.transcript.replace(/^/gm, '  ')}\n`);
+        }
         const ok = run.result.ending === o.expect;
         process.stdout.write(`\n${ok ? 'ok' : 'unexpected'}: flow ended "${run.result.ending}" after ${run.result.stepsRun} steps (expected "${o.expect}")\n`);
         process.exitCode = ok ? 0 : 1;
@@ -80,3 +99,19 @@ export function simulateCommand(): Command {
     });
 }
 
+
+interface Turn {
+  caller: string;
+  bot: string;
+  tool?: { toolName: string; input: unknown };
+}
+
+function conversationTurns(text: string): Turn[] {
+  const list = yaml.load(text);
+  if (!Array.isArray(list)) throw new Error('a conversation file is a YAML list of turns: - { caller, bot, tool? }');
+  return list.map((t: { caller?: unknown; bot?: unknown; tool?: Record<string, unknown> }, i) => {
+    if (typeof t?.caller !== 'string' || typeof t.bot !== 'string') throw new Error(`turn ${i + 1}: needs caller and bot texts`);
+    const [toolName, input] = Object.entries(t.tool ?? {})[0] ?? [];
+    return { caller: t.caller, bot: t.bot, ...(toolName ? { tool: { toolName, input: input ?? {} } } : {}) };
+  });
+}

@@ -198,6 +198,7 @@ const NO_SERVICES: StepServices = {
 };
 
 function summarise(result: StepResult): string | undefined {
-  const fields = Object.entries(result).filter(([k, v]) => k !== 'outcome' && v !== undefined && typeof v !== 'object');
+  // One line: short scalar fields only (a transcript or a message belongs in the log).
+  const fields = Object.entries(result).filter(([k, v]) => k !== 'outcome' && v !== undefined && typeof v !== 'object' && !(typeof v === 'string' && (v.includes('\n') || v.length > 40)));
   return fields.length > 0 ? fields.map(([k, v]) => `${k}=${String(v)}`).join(' ') : undefined;
 }

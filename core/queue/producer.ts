@@ -16,6 +16,8 @@ export interface CallQueueOptions {
   logger: Logger;
   /** Seconds finished jobs (and their idempotency keys) are kept. Default a week. */
   retentionSec?: number;
+  /** How long a call waits for the first connection to Redis before SB_QUEUE_UNAVAILABLE. Default 5000. */
+  connectTimeoutMs?: number;
 }
 
 export interface AddResult {
@@ -61,17 +63,20 @@ export class CallQueue {
   private readonly log: Logger;
   private readonly retentionSec: number;
   private closed = false;
+  private ready = false;
+  private readonly connectTimeoutMs: number;
 
   constructor(options: CallQueueOptions) {
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
     this.log = options.logger.child({ component: 'call-queue' });
     this.retentionSec = options.retentionSec ?? DEFAULT_RETENTION_SEC;
     this.queue = new Queue<CallJobData, CallOutcome, string>(CALL_QUEUE_NAME, {
-      connection: connectionOptions(options.connection, { blocking: false }),
+      connection: connectionOptions(options.connection, 'producer'),
       prefix: this.prefix,
     });
     this.queue.on('error', (err) => this.log.warn({ err: err.message }, 'call queue: Redis error'));
-    this.redis = new ScriptClient(options.connection, STORE_SCRIPTS, { blocking: false });
+    this.redis = new ScriptClient(options.connection, STORE_SCRIPTS, 'producer');
     // The record outlives BullMQ's copy by a day, so an idempotency key never maps to two call ids.
     this.store = new CallStore(this.redis, this.prefix, this.retentionSec + 24 * 3600);
   }
@@ -191,9 +196,24 @@ export class CallQueue {
     await this.redis.close();
   }
 
-  /** Our own errors pass through; anything else from down there is Redis (or the driver) failing: 503. */
+  /**
+   * Our own errors pass through; anything else from down there is Redis (or the driver) failing:
+   * 503. The first connection is waited for at most connectTimeoutMs (BullMQ would wait forever);
+   * nothing has been sent then, so a refused call never happens later.
+   */
   private async redisCall<T>(fn: () => Promise<T>): Promise<T> {
     try {
+      if (!this.ready) {
+        let timer: NodeJS.Timeout | undefined;
+        const connected = Promise.all([this.queue.waitUntilReady(), this.redis.client()]);
+        const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.connectTimeoutMs)));
+        const first = await Promise.race([connected, timeout]).finally(() => clearTimeout(timer));
+        if (first === 'timeout') {
+          connected.catch(() => {});
+          throw new Error(`not connected after ${this.connectTimeoutMs} ms`);
+        }
+        this.ready = true;
+      }
       return await fn();
     } catch (err) {
       if (err instanceof SwitchboardError) throw err;

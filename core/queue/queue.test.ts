@@ -1,10 +1,12 @@
 // CallQueue + CallWorker against a real redis-server and the FreeSWITCH simulator: dialling,
 // idempotency, validation, retries, cancellation, notBefore and calling windows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type AddressInfo } from 'node:net';
 import { isSwitchboardError } from '../errors.ts';
+import { silentLogger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { freshPrefix, originatesFor, startHarness, until, type Harness } from './fixtures/harness.ts';
-import type { CallQueue } from './producer.ts';
+import { CallQueue } from './producer.ts';
 
 let h: Harness;
 
@@ -22,6 +24,24 @@ async function finished(queue: CallQueue, jobId: string, timeoutMs = 10_000) {
     return s && ['completed', 'failed', 'cancelled'].includes(s.state) ? s : undefined;
   }, timeoutMs, `job ${jobId} to finish`);
 }
+
+describe('the producer without Redis', () => {
+  it('fails fast with SB_QUEUE_UNAVAILABLE (503) instead of hanging, and queues nothing for later', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const queue = new CallQueue({ connection: `redis://127.0.0.1:${port}`, logger: silentLogger, connectTimeoutMs: 300 });
+    const t0 = Date.now();
+    const err = await queue.add({ to: '1001', flow: 'desk' }).catch((e: unknown) => e);
+    expect(isSwitchboardError(err, 'SB_QUEUE_UNAVAILABLE')).toBe(true);
+    expect((err as { status: number }).status).toBe(503);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await queue.close();
+  });
+});
 
 describe('a call job', () => {
   it('is dialled once, with the uuid fixed at creation, the flow variable and the outbound socket', async () => {

@@ -129,7 +129,7 @@ describe('never dial twice', () => {
     const queue = h.queue(prefix);
     const { jobId, callId } = await queue.add({ to: '1011', flow: 'desk', attempts: 3, retryOn: ['USER_BUSY'] });
     // What a worker that died right after its claim leaves behind.
-    const redis = new ScriptClient(h.redis.url, STORE_SCRIPTS, { blocking: false });
+    const redis = new ScriptClient(h.redis.url, STORE_SCRIPTS, 'producer');
     const store = new CallStore(redis, prefix, 3600);
     expect(await store.claim(jobId, 1, 'ghost', '', { at: new Date().toISOString(), state: 'dialing', attempt: 1, worker: 'ghost' })).toBe('claimed');
     await redis.close();

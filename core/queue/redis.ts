@@ -8,11 +8,17 @@ export type QueueConnection = RedisOptions | string;
 export const CALL_QUEUE_NAME = 'calls';
 export const DEFAULT_PREFIX = 'sb';
 
-/** Options for one of our connections; `blocking` ones wait for Redis forever (maxRetriesPerRequest: null). */
-export function connectionOptions(connection: QueueConnection, role: { blocking: boolean }): RedisOptions {
+/**
+ * Who uses a connection. A worker waits for Redis however long it is away (blocking commands
+ * need maxRetriesPerRequest: null). A producer answers REST requests: it fails fast instead, and
+ * queues nothing offline, so a request that was refused never runs later behind the caller's back.
+ */
+export type ConnectionRole = 'producer' | 'worker';
+
+export function connectionOptions(connection: QueueConnection, role: ConnectionRole): RedisOptions {
   const base: RedisOptions = typeof connection === 'string' ? { url: connection } : { ...connection };
-  // Producers (REST) should fail fast when Redis is away; workers wait for it.
-  return { ...base, maxRetriesPerRequest: role.blocking ? null : (base.maxRetriesPerRequest ?? 2) };
+  if (role === 'worker') return { ...base, maxRetriesPerRequest: null };
+  return { ...base, maxRetriesPerRequest: base.maxRetriesPerRequest ?? 1, enableOfflineQueue: false };
 }
 
 export function checkPrefix(prefix: string): string {
@@ -64,7 +70,7 @@ export class ScriptClient {
   constructor(
     connection: QueueConnection,
     private readonly scripts: readonly Script[],
-    role: { blocking: boolean },
+    role: ConnectionRole,
   ) {
     this.connection = new RedisConnection(connectionOptions(connection, role), { shared: false, blocking: false });
     // Errors also reject the commands that hit them; the event only needs a listener.

@@ -148,7 +148,7 @@ export class CallWorker {
       gatewayWaitMs: t.gatewayWaitMs ?? 10_000,
     };
     this.concurrency = options.concurrency ?? options.pacing.maxConcurrent + Math.max(2, Math.ceil(options.pacing.cps));
-    this.redis = new ScriptClient(options.connection, [...STORE_SCRIPTS, ...PACING_SCRIPTS], { blocking: true });
+    this.redis = new ScriptClient(options.connection, [...STORE_SCRIPTS, ...PACING_SCRIPTS], 'worker');
     this.store = new CallStore(this.redis, this.prefix, (options.retentionSec ?? DEFAULT_RETENTION_SEC) + 24 * 3600);
     this.pacer = new Pacer(this.redis, this.prefix, options.pacing, 1000 + this.timing.rateMarginMs, this.timing.leaseMs);
     this.metrics = options.metrics ? queueMetrics(options.metrics) : undefined;
@@ -161,7 +161,7 @@ export class CallWorker {
     this.options.esl.on('event', this.onEvent);
     await this.options.esl.subscribe(...CALL_EVENTS);
     const worker = new Worker<CallJobData, CallOutcome, string>(CALL_QUEUE_NAME, (job, token) => this.process(job, token), {
-      connection: connectionOptions(this.options.connection, { blocking: true }),
+      connection: connectionOptions(this.options.connection, 'worker'),
       prefix: this.prefix,
       concurrency: this.concurrency,
       autorun: false,
@@ -177,7 +177,7 @@ export class CallWorker {
     this.running = worker.run().catch((err: Error) => this.log.error({ err: err.message }, 'call worker stopped on an error'));
     await worker.waitUntilReady();
     if (this.metrics) {
-      const queue = new Queue(CALL_QUEUE_NAME, { connection: connectionOptions(this.options.connection, { blocking: false }), prefix: this.prefix });
+      const queue = new Queue(CALL_QUEUE_NAME, { connection: connectionOptions(this.options.connection, 'producer'), prefix: this.prefix });
       queue.on('error', () => {});
       this.depthQueue = queue;
       this.dropDepthSource = this.metrics.addDepthSource(CALL_QUEUE_NAME, () => queue.getJobCountByTypes('wait', 'delayed', 'prioritized'));
