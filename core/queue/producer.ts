@@ -1,0 +1,227 @@
+import { Queue } from 'bullmq';
+import { SwitchboardError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { CallJob } from './call-job.schema.ts';
+import { BULL_JOB_NAME, DEFAULT_RETENTION_SEC, bullJobOptions, jobIdFor, type CallJobData, type CallOutcome } from './job-data.ts';
+import { CALL_QUEUE_NAME, DEFAULT_PREFIX, ScriptClient, checkPrefix, connectionOptions, type QueueConnection } from './redis.ts';
+import { CallStore, STORE_SCRIPTS, TERMINAL_STATES, type CallState, type TimelineEntry } from './store.ts';
+import { jobFingerprint, validateCallJob } from './validate.ts';
+import { earliestStart } from './window.ts';
+import { randomUUID } from 'node:crypto';
+
+export interface CallQueueOptions {
+  connection: QueueConnection;
+  /** Key prefix in Redis (BullMQ's and ours); every producer and worker of one system uses the same. Default `sb`. */
+  prefix?: string;
+  logger: Logger;
+  /** Seconds finished jobs (and their idempotency keys) are kept. Default a week. */
+  retentionSec?: number;
+  /** How long a call waits for the first connection to Redis before SB_QUEUE_UNAVAILABLE. Default 5000. */
+  connectTimeoutMs?: number;
+}
+
+export interface AddResult {
+  jobId: string;
+  /** The origination uuid of the call: fixed now, the same for every attempt. */
+  callId: string;
+  /** False when an idempotency key matched an existing job (nothing new was queued). */
+  created: boolean;
+}
+
+/** What `get` tells about a job. */
+export interface CallJobState {
+  jobId: string;
+  callId: string;
+  state: CallState;
+  /** Last hangup / failure cause. */
+  cause: string | undefined;
+  /** Dial attempts made so far. */
+  attempts: number;
+  maxAttempts: number;
+  createdAt: string;
+  updatedAt: string;
+  /** When a waiting job is due: retry backoff, calling window, notBefore. */
+  nextAttemptAt: string | undefined;
+  answeredAt: string | undefined;
+  endedAt: string | undefined;
+  timeline: TimelineEntry[];
+  job: CallJob;
+}
+
+const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/**
+ * The producer side of outbound calls: validates a job, fixes its call id, queues it in BullMQ
+ * (delayed until notBefore / the calling window opens), and reads its state back. REST, batch
+ * imports and the CLI add jobs through this; CallWorker dials them.
+ */
+export class CallQueue {
+  readonly prefix: string;
+  private readonly queue: Queue<CallJobData, CallOutcome, string>;
+  private readonly redis: ScriptClient;
+  private readonly store: CallStore;
+  private readonly log: Logger;
+  private readonly retentionSec: number;
+  private closed = false;
+  private ready = false;
+  private readonly connectTimeoutMs: number;
+
+  constructor(options: CallQueueOptions) {
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
+    this.log = options.logger.child({ component: 'call-queue' });
+    this.retentionSec = options.retentionSec ?? DEFAULT_RETENTION_SEC;
+    this.queue = new Queue<CallJobData, CallOutcome, string>(CALL_QUEUE_NAME, {
+      connection: connectionOptions(options.connection, 'producer'),
+      prefix: this.prefix,
+    });
+    this.queue.on('error', (err) => this.log.warn({ err: err.message }, 'call queue: Redis error'));
+    this.redis = new ScriptClient(options.connection, STORE_SCRIPTS, 'producer');
+    // The record outlives BullMQ's copy by a day, so an idempotency key never maps to two call ids.
+    this.store = new CallStore(this.redis, this.prefix, this.retentionSec + 24 * 3600);
+  }
+
+  /**
+   * Queues a call. Throws SB_QUEUE_BAD_JOB (context.pointer, context.problems) for an invalid job,
+   * SB_QUEUE_IDEMPOTENCY_CONFLICT when the key was used for a different job. The same
+   * idempotency key always returns the same jobId and callId and never queues a second job.
+   */
+  async add(input: CallJob): Promise<AddResult> {
+    this.assertOpen('add');
+    const job = validateCallJob(input);
+    return this.redisCall(() => this.addValid(job));
+  }
+
+  private async addValid(job: CallJob): Promise<AddResult> {
+    const jobId = jobIdFor(job.idempotencyKey);
+    const fingerprint = jobFingerprint(job);
+    const now = Date.now();
+    const due = earliestStart(job, now);
+    const delay = Math.max(0, due - now);
+    const entry: TimelineEntry = { at: new Date(now).toISOString(), state: 'queued' };
+    if (delay > 0) {
+      entry.note = job.window !== undefined ? 'waiting for the calling window' : 'waiting for notBefore';
+      entry.until = new Date(due).toISOString();
+    }
+    const made = await this.store.create(
+      { jobId, callId: randomUUID(), fingerprint, job, maxAttempts: job.attempts ?? 1, gateway: job.gateway ?? '', nextAt: delay > 0 ? due : undefined },
+      entry,
+    );
+    if (!made.created) {
+      if (made.fingerprint !== fingerprint) throw new SwitchboardError('SB_QUEUE_IDEMPOTENCY_CONFLICT', [job.idempotencyKey ?? jobId, jobId], { jobId });
+      // A producer that died between the record and the BullMQ job left a record with no job: queue it now.
+      if (made.state === 'queued' && (await this.queue.getJob(jobId)) === undefined) {
+        await this.queue.add(BULL_JOB_NAME, { callId: made.callId, job }, bullJobOptions(jobId, delay, this.retentionSec));
+      }
+      return { jobId, callId: made.callId, created: false };
+    }
+    await this.queue.add(BULL_JOB_NAME, { callId: made.callId, job }, bullJobOptions(jobId, delay, this.retentionSec));
+    this.log.info({ jobId, callId: made.callId, flow: job.flow, delayMs: delay }, 'call queued');
+    return { jobId, callId: made.callId, created: true };
+  }
+
+  /** The job's state, attempts, cause and timeline; undefined when unknown or past retention. */
+  async get(jobId: string): Promise<CallJobState | undefined> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(jobId)) return undefined;
+    return this.redisCall(() => this.read(jobId));
+  }
+
+  private async read(jobId: string): Promise<CallJobState | undefined> {
+    const rec = await this.store.read(jobId);
+    if (!rec) return undefined;
+    let state = rec.state;
+    let cause = rec.cause;
+    if (!TERMINAL_STATES.has(state)) {
+      // BullMQ gave up on the job (worker errors past its attempts, stalled too often): say so.
+      const job = await this.queue.getJob(jobId);
+      if (job && (await job.getState()) === 'failed') {
+        state = 'failed';
+        cause = cause ?? job.failedReason;
+      }
+    }
+    return {
+      jobId,
+      callId: rec.callId,
+      state,
+      cause,
+      attempts: rec.attempt,
+      maxAttempts: rec.maxAttempts,
+      createdAt: new Date(rec.createdAt).toISOString(),
+      updatedAt: new Date(rec.updatedAt).toISOString(),
+      nextAttemptAt: state === 'queued' || state === 'retrying' ? iso(rec.nextAt) : undefined,
+      answeredAt: iso(rec.answeredAt),
+      endedAt: iso(rec.endedAt),
+      timeline: await this.store.timeline(jobId),
+      job: rec.job,
+    };
+  }
+
+  /**
+   * Cancels a job that has not started dialling: true when it is (or already was) cancelled and
+   * will never be dialled, false when it is dialling, answered or finished (hang the call up
+   * instead). Throws SB_QUEUE_NOT_FOUND for an unknown job.
+   */
+  async cancel(jobId: string): Promise<boolean> {
+    this.assertOpen('cancel');
+    return this.redisCall(() => this.cancelKnown(jobId));
+  }
+
+  private async cancelKnown(jobId: string): Promise<boolean> {
+    const { marked, state } = await this.store.requestCancel(jobId);
+    if (state === undefined) throw new SwitchboardError('SB_QUEUE_NOT_FOUND', [jobId], { jobId });
+    if (!marked) return state === 'cancelled';
+    const job = await this.queue.getJob(jobId);
+    let removed = false;
+    try {
+      if (job) removed = (await this.queue.remove(jobId)) === 1;
+    } catch {
+      // Locked by a worker: its claim sees the cancel request and stops before dialling.
+    }
+    if (removed || !job) {
+      await this.store.transition(jobId, { states: ['queued', 'retrying'] }, 'cancelled', { nextAt: undefined }, { at: new Date().toISOString(), state: 'cancelled', note: 'cancelled before dialling' });
+    }
+    this.log.info({ jobId, removed }, 'call job cancelled');
+    return true;
+  }
+
+  /** Jobs waiting to be dialled (waiting, delayed — retry, window, notBefore — and prioritized). */
+  async depth(): Promise<number> {
+    return this.redisCall(() => this.queue.getJobCountByTypes('wait', 'delayed', 'prioritized'));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.close();
+    await this.redis.close();
+  }
+
+  /**
+   * Our own errors pass through; anything else from down there is Redis (or the driver) failing:
+   * 503. The first connection is waited for at most connectTimeoutMs (BullMQ would wait forever);
+   * nothing has been sent then, so a refused call never happens later.
+   */
+  private async redisCall<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      if (!this.ready) {
+        let timer: NodeJS.Timeout | undefined;
+        const connected = Promise.all([this.queue.waitUntilReady(), this.redis.client()]);
+        const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.connectTimeoutMs)));
+        const first = await Promise.race([connected, timeout]).finally(() => clearTimeout(timer));
+        if (first === 'timeout') {
+          connected.catch(() => {});
+          throw new Error(`not connected after ${this.connectTimeoutMs} ms`);
+        }
+        this.ready = true;
+      }
+      return await fn();
+    } catch (err) {
+      if (err instanceof SwitchboardError) throw err;
+      throw new SwitchboardError('SB_QUEUE_UNAVAILABLE', [err instanceof Error ? err.message : String(err)], {}, { cause: err });
+    }
+  }
+
+  private assertOpen(what: string): void {
+    if (this.closed) throw new SwitchboardError('SB_QUEUE_CLOSED', [`cannot ${what}`]);
+  }
+}

@@ -1,0 +1,116 @@
+import type { CallJob } from './call-job.schema.ts';
+
+export type CallWindow = NonNullable<CallJob['window']>;
+
+const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+
+/** `mon-fri,sun` → the set of weekday numbers (0 = Sunday). A range may wrap: `fri-mon`. */
+export function parseDays(days: string | undefined): Set<number> {
+  if (days === undefined) return new Set([0, 1, 2, 3, 4, 5, 6]);
+  const out = new Set<number>();
+  for (const part of days.split(',')) {
+    const [a, b] = part.split('-') as [string, string | undefined];
+    const from = DAY_NAMES.indexOf(a as (typeof DAY_NAMES)[number]);
+    const to = b === undefined ? from : DAY_NAMES.indexOf(b as (typeof DAY_NAMES)[number]);
+    if (from < 0 || to < 0) throw new Error(`unknown day in "${days}"`);
+    for (let d = from; ; d = (d + 1) % 7) {
+      out.add(d);
+      if (d === to) break;
+    }
+  }
+  return out;
+}
+
+/** Whether Intl knows the zone (`Europe/Paris`, `UTC`). */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(zone: string): Intl.DateTimeFormat {
+  let f = formatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    formatters.set(zone, f);
+  }
+  return f;
+}
+
+interface Wall {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+function wallTime(ms: number, zone: string): Wall {
+  const parts: Record<string, number> = {};
+  for (const p of formatter(zone).formatToParts(new Date(ms))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  return { year: parts.year ?? 0, month: parts.month ?? 1, day: parts.day ?? 1, hour: parts.hour ?? 0, minute: parts.minute ?? 0, second: parts.second ?? 0 };
+}
+
+/** Offset of the zone at an instant, in ms (local − UTC). */
+function offsetAt(ms: number, zone: string): number {
+  const w = wallTime(ms, zone);
+  return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - Math.floor(ms / 1000) * 1000;
+}
+
+/** The instant a local wall time happens in the zone (a time skipped by DST moves forward by the gap). */
+function instantOf(year: number, month: number, day: number, minutes: number, zone: string): number {
+  const asUtc = Date.UTC(year, month - 1, day, 0, minutes);
+  let guess = asUtc - offsetAt(asUtc, zone);
+  guess = asUtc - offsetAt(guess, zone);
+  return guess;
+}
+
+function minutesOf(hhmm: string): number {
+  const [h, m] = hhmm.split(':').map(Number) as [number, number];
+  return h * 60 + m;
+}
+
+/**
+ * The earliest instant ≥ `from` (ms) inside the window, or `from` itself when it already is.
+ * The window opens on each listed day at `start` and closes at `end` the same day, or the next
+ * day when `end` ≤ `start` (overnight). Undefined if no listed day exists (cannot happen with a
+ * valid `days`).
+ */
+export function nextWindowStart(window: CallWindow, from: number): number | undefined {
+  const zone = window.timezone ?? 'UTC';
+  const days = parseDays(window.days);
+  const start = minutesOf(window.start);
+  let end = minutesOf(window.end);
+  if (end <= start) end += 24 * 60;
+  const today = wallTime(from, zone);
+  // Yesterday's overnight window may still be open; eight days cover every weekly pattern.
+  for (let offset = -1; offset <= 8; offset++) {
+    const date = new Date(Date.UTC(today.year, today.month - 1, today.day + offset));
+    if (!days.has(date.getUTCDay())) continue;
+    const y = date.getUTCFullYear();
+    const mo = date.getUTCMonth() + 1;
+    const d = date.getUTCDate();
+    const opens = instantOf(y, mo, d, start, zone);
+    const closes = instantOf(y, mo, d, end, zone);
+    if (from < opens) return opens;
+    if (from < closes) return from;
+  }
+  return undefined;
+}
+
+/** When the job may first be dialled, at or after `now`: notBefore and the window both respected. */
+export function earliestStart(job: Pick<CallJob, 'notBefore' | 'window'>, now: number): number {
+  let t = now;
+  if (job.notBefore !== undefined) {
+    const nb = Date.parse(job.notBefore);
+    if (Number.isFinite(nb) && nb > t) t = nb;
+  }
+  if (job.window !== undefined) t = nextWindowStart(job.window, t) ?? t;
+  return t;
+}
