@@ -1,53 +1,23 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { attachAudioStreams, type AudioStreams } from '../../test/support/audio-stream-wiring.ts';
 import { tone } from '../../test/support/audio-stream-client/index.ts';
-import { FreeSwitchSim, type SimChannel } from '../../test/support/freeswitch-sim/index.ts';
-import { EslServer, type Call } from '../esl/index.ts';
-import { silentLogger } from '../log.ts';
-import type { AudioStream } from './audio-stream.ts';
-import { MediaServer } from './media-server.ts';
+import type { SimChannel } from '../../test/support/freeswitch-sim/index.ts';
+import { startMediaRig, type MediaRig } from '../../test/support/media-rig.ts';
 import { SpeechPlayer } from './speech-player.ts';
 
-let sim: FreeSwitchSim;
-let media: MediaServer;
-let server: EslServer;
-let streams: AudioStreams;
-let calls: Call[];
-
+let rig: MediaRig;
 beforeEach(async () => {
-  sim = await FreeSwitchSim.start({ timeScale: 0.1 });
-  streams = attachAudioStreams(sim);
-  media = new MediaServer({ host: '127.0.0.1', port: 0, secret: 'a-test-secret-of-32-characters!!', logger: silentLogger });
-  await media.start();
-  calls = [];
-  server = new EslServer({ host: '127.0.0.1', port: 0, onCall: async (c) => { calls.push(c); await c.ended; } });
-  await server.start();
+  rig = await startMediaRig({ timeScale: 0.1 });
 });
 afterEach(async () => {
-  streams.detach();
-  await server.close(100);
-  await media.close();
-  await sim.close();
+  await rig.close();
 });
-
-async function streamingCall(): Promise<{ call: Call; channel: SimChannel; stream: AudioStream }> {
-  const channel = await sim.inboundCall({ to: '7000', from: '1000', socket: { host: '127.0.0.1', port: server.address!.port } });
-  await expect.poll(() => calls.length).toBe(1);
-  const call = calls[0] as Call;
-  await call.answer();
-  const issued = media.issue(call.id, { sampleRate: 16000 });
-  const streaming = media.waitForStream(call.id, { token: issued.token });
-  await call.setVar('STREAM_EXTRA_HEADERS', JSON.stringify(issued.headers));
-  await call.startAudioStream(issued.url, { rate: 16000 });
-  return { call, channel, stream: await streaming };
-}
 
 const streamFiles = (ch: SimChannel) => ch.played.filter((p) => /\.tmp\.r16$/.test(p.file));
 const fileIndex = (file: string): number => Number(/_(\d+)\.tmp\.r16$/.exec(file)?.[1]);
 
 describe('SpeechPlayer', () => {
   it('plays a burst of model audio gapless and in order, one file at a time', async () => {
-    const { call, channel, stream } = await streamingCall();
+    const { call, channel, stream } = await rig.streamingCall();
     const player = new SpeechPlayer({ call, stream, sampleRate: 16000, chunkMs: 200 });
     await player.start();
     const { pcm } = tone(1000, 16000, 300);
@@ -66,13 +36,13 @@ describe('SpeechPlayer', () => {
   });
 
   it('on barge-in, nothing more of the interrupted turn plays once the break is sent', async () => {
-    const { call, channel, stream } = await streamingCall();
+    const { call, channel, stream } = await rig.streamingCall();
     const player = new SpeechPlayer({ call, stream, sampleRate: 16000, chunkMs: 200 });
     await player.start();
     player.push(tone(3000, 16000, 300).pcm);
     player.flush();
     await channel.waitForApp('playback', { arg: /_1\.tmp\.r16$/ });
-    const interruptedAt = sim.now();
+    const interruptedAt = rig.sim.now();
     await player.interrupt();
     await player.idle();
     const played = streamFiles(channel);
