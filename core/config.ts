@@ -22,6 +22,8 @@ export interface Config {
   /** Extra plugin directories or npm package names (besides the bundled plugins/), separated by ':'. */
   pluginDirs: string[];
   redisUrl: string | undefined;
+  /** Outbound calls (core/queue): pacing shared by every worker through Redis. */
+  queue: { prefix: string; cps: number; maxConcurrent: number; defaultGateway: string | undefined; perGateway: Record<string, { cps: number; maxConcurrent: number }> };
 }
 
 export const DEFAULT_ESL_PASSWORD = 'ClueCon';
@@ -53,6 +55,13 @@ export function loadConfig(env: Env = process.env): Config {
     recordingsDir: str(env, 'SB_RECORDINGS_DIR', '/var/lib/switchboard/recordings'),
     pluginDirs: [resolve(PROJECT_ROOT, 'plugins'), ...str(env, 'SB_PLUGIN_DIRS', '').split(':').filter(Boolean)],
     redisUrl: env.REDIS_URL || undefined,
+    queue: {
+      prefix: str(env, 'SB_QUEUE_PREFIX', 'sb'),
+      cps: int(env, 'SB_CPS', 10),
+      maxConcurrent: int(env, 'SB_MAX_CONCURRENT', 50),
+      defaultGateway: env.SB_DEFAULT_GATEWAY || undefined,
+      perGateway: gatewayLimits(env.SB_GATEWAY_LIMITS),
+    },
   };
 }
 
@@ -76,6 +85,25 @@ export function configWarnings(config: Config): string[] {
 export function isLoopback(host: string): boolean {
   if (host === 'localhost' || host === '::1') return true;
   return isIP(host) === 4 && host.startsWith('127.');
+}
+
+/** `SB_GATEWAY_LIMITS={"trunk1":{"cps":2,"maxConcurrent":20}}` */
+function gatewayLimits(text: string | undefined): Record<string, { cps: number; maxConcurrent: number }> {
+  if (!text) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw sbError('SB_CONFIG_INVALID', 'SB_GATEWAY_LIMITS is not JSON');
+  }
+  const out: Record<string, { cps: number; maxConcurrent: number }> = {};
+  for (const [gw, v] of Object.entries((parsed ?? {}) as Record<string, { cps?: unknown; maxConcurrent?: unknown }>)) {
+    if (typeof v?.cps !== 'number' || typeof v.maxConcurrent !== 'number' || v.cps <= 0 || v.maxConcurrent <= 0) {
+      throw sbError('SB_CONFIG_INVALID', `SB_GATEWAY_LIMITS.${gw} needs positive numbers cps and maxConcurrent`);
+    }
+    out[gw] = { cps: v.cps, maxConcurrent: v.maxConcurrent };
+  }
+  return out;
 }
 
 function str(env: Env, name: string, fallback: string): string {

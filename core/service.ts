@@ -13,6 +13,7 @@ import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { HttpServer } from './api/http.ts';
 import { MediaServer } from './media/index.ts';
 import { createNovaClient } from './nova/index.ts';
+import { CallQueue, CallWorker } from './queue/index.ts';
 import type { StepServices } from './plugins/types.ts';
 
 export interface ServiceOptions {
@@ -45,6 +46,9 @@ export class Service {
   server!: EslServer;
   http: HttpServer | undefined;
   media: MediaServer | undefined;
+  /** With REDIS_URL: outbound calls are queued (queue) and dialled by this instance too (worker). */
+  queue: CallQueue | undefined;
+  worker: CallWorker | undefined;
   private novaClient: BedrockRuntimeClient | undefined;
   private services!: StepServices;
   private outbound: AddressInfo | undefined;
@@ -89,6 +93,23 @@ export class Service {
     this.server = new EslServer({ ...this.config.outbound, logger: this.log, onCall: (call) => this.handleCall(call) });
     this.outbound = await this.server.start();
 
+    if (this.config.redisUrl) {
+      const q = this.config.queue;
+      this.queue = new CallQueue({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log });
+      this.worker = new CallWorker({
+        connection: this.config.redisUrl,
+        prefix: q.prefix,
+        esl: this.esl,
+        // Where FreeSWITCH connects back: the configured address, with the port actually bound.
+        outbound: { host: this.config.outbound.host, port: this.outbound.port },
+        logger: this.log,
+        metrics: this.metrics,
+        pacing: { cps: q.cps, maxConcurrent: q.maxConcurrent, perGateway: q.perGateway },
+        defaultGateway: q.defaultGateway,
+      });
+      await this.worker.start();
+    }
+
     if (this.options.http !== false) {
       this.http = new HttpServer({ service: this, logger: this.log });
       await this.http.start(this.config.http.host, this.config.http.port);
@@ -104,6 +125,8 @@ export class Service {
 
   async close(): Promise<void> {
     await this.http?.close();
+    await this.worker?.close();
+    await this.queue?.close();
     await this.server?.close();
     await this.media?.close();
     this.novaClient?.destroy();

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ENGINE_VERSION } from '../version.ts';
+import { callCommand } from './call.ts';
 import { demoCommand } from './demo.ts';
 import { pluginsCommand } from './plugins.ts';
 import { reloadCommand } from './reload.ts';
@@ -7,6 +8,7 @@ import { schemaCommand } from './schema.ts';
 import { simulateCommand } from './simulate.ts';
 import { startCommand } from './start.ts';
 import { validateCommand } from './validate.ts';
+import { workerCommand } from './worker.ts';
 
 const program = new Command()
   .name('switchboard')
@@ -20,6 +22,8 @@ program.addCommand(validateCommand());
 program.addCommand(pluginsCommand());
 program.addCommand(schemaCommand());
 program.addCommand(reloadCommand());
+program.addCommand(workerCommand());
+program.addCommand(callCommand());
 program.addCommand(simulateCommand());
 
 await program.parseAsync(process.argv);
