@@ -14,13 +14,16 @@ interface AudioItem {
   pcm: Buffer;
   /** sendAudio frames in this batch, for the drop count. */
   frames: number;
+  /** performance.now() when the batch was complete. */
+  at: number;
 }
 
 /** A ready JSON event, an audio batch, or a callback run when the SDK has taken everything before it. */
 type Item = string | AudioItem | (() => void);
 
 export interface InputQueueHooks {
-  onAudioSent(bytes: number): void;
+  /** `queuedMs`: from the batch being complete to the SDK taking it. */
+  onAudioSent(bytes: number, queuedMs: number): void;
   onAudioDropped(frames: number): void;
 }
 
@@ -56,7 +59,7 @@ export class InputQueue {
   pushAudio(pcm: Buffer, frames: number): void {
     if (this.ended) return;
     if (this.audioItems >= this.maxAudioItems) this.dropOldestAudio();
-    this.items.push({ pcm, frames });
+    this.items.push({ pcm, frames, at: performance.now() });
     this.audioItems++;
     this.notify();
   }
@@ -88,7 +91,7 @@ export class InputQueue {
           this.audioItems--;
           // Prefix and base64 are ASCII: latin1 is the cheapest exact encoding.
           const bytes = Buffer.from(this.audioPrefix + item.pcm.toString('base64') + AUDIO_SUFFIX, 'latin1');
-          this.hooks.onAudioSent(item.pcm.length);
+          this.hooks.onAudioSent(item.pcm.length, performance.now() - item.at);
           yield { chunk: { bytes } };
         }
       }

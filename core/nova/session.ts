@@ -46,6 +46,8 @@ export interface NovaSessionOptions {
   maxQueuedMs?: number;
   /** How long close() waits for Nova to end the response stream before tearing it down (default 3000). */
   closeTimeoutMs?: number;
+  /** Per audioInput event: ms from its batch being complete to the SDK taking it (the relay's own delay beyond frameMs). */
+  onAudioSent?: (queuedMs: number) => void;
   logger: Logger;
   signal?: AbortSignal;
 }
@@ -192,9 +194,10 @@ export class NovaSession extends EventEmitter<NovaSessionEvents> {
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     const maxItems = Math.max(1, Math.ceil((options.maxQueuedMs ?? DEFAULT_MAX_QUEUED_MS) / frameMs));
     this.queue = new InputQueue(audioPrefix(this.promptName, this.audioContentName), maxItems, {
-      onAudioSent: (bytes) => {
+      onAudioSent: (bytes, queuedMs) => {
         this.stats.audioEventsSent++;
         this.stats.audioBytesSent += bytes;
+        options.onAudioSent?.(queuedMs);
       },
       onAudioDropped: (frames) => {
         if (this.stats.framesDropped === 0) this.log.warn('Nova stream slower than real time: dropping the oldest caller audio');

@@ -1,0 +1,193 @@
+/**
+ * npm run bench -- nova
+ * Concurrent calls relayed by Switchboard: mod_audio_stream stand-ins (own process, 20 ms L16
+ * frames at real cadence) → the media server → NovaSession (frame batching window W) → the
+ * Bedrock SDK → the Nova Sonic emulator (own process, echoing each second back) → audio back as
+ * streamAudio. Measured in Switchboard's process: its CPU % of one core, RSS per call, the relay
+ * delay beyond the window (batch complete → the SDK takes the event; audioOutput received →
+ * streamAudio sent), and, from the emulator, samples lost or reordered. The emulator's own CPU is
+ * printed beside it as the baseline.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { silentLogger } from '../core/log.ts';
+import { MediaServer, type AudioStream } from '../core/media/index.ts';
+import { createNovaClient, NovaSession, NOVA_SONIC_V1 } from '../core/nova/index.ts';
+import { percentile, printTable } from './report.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const WINDOWS = (process.env.BENCH_WINDOWS ?? "20,40,60").split(",").map(Number);
+const CALLS = (process.env.BENCH_CALLS ?? "50,100,200").split(",").map(Number);
+const DEFAULT_WINDOW = 40;
+const RATE = 16000;
+const OUT_CHUNK_BYTES = (RATE / 5) * 2; // 200 ms
+
+class Child {
+  private next = 0;
+  private constructor(readonly proc: ChildProcess, readonly ready: Record<string, unknown>) {}
+  static async start(file: string): Promise<Child> {
+    const proc = fork(fileURLToPath(new URL(file, import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      proc.once('message', (m) => resolve(m as Record<string, unknown>));
+      proc.once('exit', (code) => reject(new Error(`${file} exited (${code})`)));
+    });
+    return new Child(proc, ready);
+  }
+  /** Sends a message; resolves with the first reply of `type` carrying the same id. */
+  ask<T>(msg: Record<string, unknown>, type: string): Promise<T> {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      const on = (m: { type: string; id: number }): void => {
+        if (m.type === type && m.id === id) {
+          this.proc.off('message', on);
+          resolve(m as T);
+        }
+      };
+      this.proc.on('message', on);
+      this.proc.send({ ...msg, id });
+    });
+  }
+  /** Like ask, for a message answered twice (e.g. connected, then done). */
+  twice<A, B>(msg: Record<string, unknown>, first: string, second: string): { first: Promise<A>; second: Promise<B> } {
+    const id = this.next++;
+    const wait = <T>(type: string): Promise<T> =>
+      new Promise((resolve) => {
+        const on = (m: { type: string; id: number }): void => {
+          if (m.type === type && m.id === id) {
+            this.proc.off('message', on);
+            resolve(m as T);
+          }
+        };
+        this.proc.on('message', on);
+      });
+    const a = wait<A>(first);
+    const b = wait<B>(second);
+    this.proc.send({ ...msg, id });
+    return { first: a, second: b };
+  }
+  async close(): Promise<void> {
+    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    this.proc.send({ type: 'close' });
+    await exited;
+  }
+}
+
+interface Figures {
+  added_p50_ms: number;
+  added_p99_ms: number;
+  out_p99_ms: number;
+  cpu_pct: number;
+  rss_mb_per_call: number;
+  lost: number;
+  reordered: number;
+  emulator_cpu_pct: number;
+  sessions_failed: number;
+}
+
+const round = (n: number, d = 3): number => Math.round(n * 10 ** d) / 10 ** d;
+
+const emulator = await Child.start('./nova-emulator-process.ts');
+const clients = await Child.start('./stream-clients-process.ts');
+const media = new MediaServer({ host: '127.0.0.1', port: 0, secret: randomUUID(), logger: silentLogger, maxMessageBytes: 1 << 20 });
+await media.start();
+const nova = createNovaClient({ endpoint: String(emulator.ready.endpoint), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, logger: silentLogger });
+
+async function measure(windowMs: number, calls: number): Promise<Figures> {
+  const ids = Array.from({ length: calls }, () => randomUUID());
+  const issued = ids.map((id) => media.issue(id, { sampleRate: RATE }));
+  const inLat: number[] = [];
+  const outLat: number[] = [];
+  let failed = 0;
+  const sessions: NovaSession[] = [];
+  const wired = Promise.all(
+    ids.map(async (id, i) => {
+      const stream: AudioStream = await media.waitForStream(id, { token: issued[i]?.token, timeoutMs: 30_000 });
+      const session = new NovaSession({
+        client: nova,
+        modelId: NOVA_SONIC_V1,
+        voiceId: 'matthew',
+        systemPrompt: 'Benchmark.',
+        inputSampleRate: RATE,
+        outputSampleRate: RATE,
+        frameMs: windowMs,
+        logger: silentLogger,
+        onAudioSent: (ms) => inLat.push(ms),
+      });
+      session.on('error', () => failed++);
+      // As SpeechPlayer does: the model's audio leaves in 200 ms files, not one per Nova chunk.
+      let out: Buffer[] = [];
+      let outBytes = 0;
+      session.on('audio', (pcm) => {
+        const t0 = performance.now();
+        out.push(pcm);
+        outBytes += pcm.length;
+        if (outBytes >= OUT_CHUNK_BYTES) {
+          stream.sendAudio(Buffer.concat(out, outBytes), RATE);
+          out = [];
+          outBytes = 0;
+        }
+        outLat.push(performance.now() - t0);
+      });
+      stream.on('audio', (frame) => session.sendAudio(frame));
+      sessions.push(session);
+      await session.start();
+    }),
+  );
+  global.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  const run = clients.twice<unknown, { replies: number }>({ type: 'run', streams: issued.map((s) => ({ url: s.url, headers: s.headers })), seconds: SECONDS, rate: RATE }, 'connected', 'done');
+  await run.first;
+  await wired;
+  await emulator.ask({ type: 'mark' }, 'marked');
+  const rss1 = process.memoryUsage().rss;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await run.second;
+  const cpu = process.cpuUsage(cpu0);
+  const wall = performance.now() - t0;
+  await Promise.all(sessions.map((s) => s.close()));
+  const report = await emulator.ask<{ lost: number; reordered: number; cpuPct: number }>({ type: 'report' }, 'report');
+  return {
+    added_p50_ms: round(percentile(inLat, 50)),
+    added_p99_ms: round(percentile(inLat, 99)),
+    out_p99_ms: round(percentile(outLat, 99)),
+    cpu_pct: round(((cpu.user + cpu.system) / 1000 / wall) * 100, 1),
+    rss_mb_per_call: round(Math.max(0, rss1 - rss0) / calls / 1024 / 1024, 3),
+    lost: report.lost,
+    reordered: report.reordered,
+    emulator_cpu_pct: round(report.cpuPct, 1),
+    sessions_failed: failed,
+  };
+}
+
+const results: Record<number, Record<number, Figures>> = {};
+try {
+  for (const w of WINDOWS) {
+    results[w] = {};
+    for (const n of CALLS) (results[w] as Record<number, Figures>)[n] = await measure(w, n);
+  }
+} finally {
+  nova.destroy();
+  await media.close();
+  await clients.close();
+  await emulator.close();
+}
+
+const rows: Array<[string, string]> = [];
+for (const w of WINDOWS) {
+  for (const n of CALLS) {
+    const r = results[w]?.[n] as Figures;
+    rows.push([
+      `window ${w} ms, ${n} calls`,
+      `CPU ${r.cpu_pct} % (${round(r.cpu_pct / n, 2)} %/call), added p50/p99 ${r.added_p50_ms}/${r.added_p99_ms} ms, out p99 ${r.out_p99_ms} ms, RSS ${r.rss_mb_per_call} MB/call, lost ${r.lost}, reordered ${r.reordered}, failed ${r.sessions_failed} | emulator CPU ${r.emulator_cpu_pct} %`,
+    ]);
+  }
+}
+printTable(`Nova relay (${SECONDS} s of audio per call, ${RATE / 1000} kHz)`, rows);
+const calls: Record<number, unknown> = {};
+for (const n of CALLS) {
+  const r = results[DEFAULT_WINDOW]?.[n];
+  if (r) calls[n] = { added_p50_ms: r.added_p50_ms, added_p99_ms: r.added_p99_ms, cpu_pct: r.cpu_pct, rss_mb_per_call: r.rss_mb_per_call, lost: r.lost, reordered: r.reordered };
+}
+console.log(JSON.stringify({ bench: 'nova', frame_ms: DEFAULT_WINDOW, calls }));
