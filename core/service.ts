@@ -87,6 +87,7 @@ export class Service {
     this.services = {
       media: this.media,
       tools: this.plugins.tools,
+      metrics: this.metrics,
       nova: () => (this.novaClient ??= createNovaClient({ region: this.config.nova.region, endpoint: this.config.nova.endpoint, logger: this.log })),
     };
 

@@ -127,6 +127,7 @@ export default defineStep<NovaOptions>({
       const maxTimer = setTimeout(() => conversation.end({ outcome: 'timeout' }), o.max_duration * 1000);
       const onAbort = (): void => conversation.end({ outcome: 'hangup' });
       signal.addEventListener('abort', onAbort, { once: true });
+      services.metrics?.novaSessions.inc();
       try {
         await conversation.start();
         if (typeof o.greeting === 'object') conversation.speakFirst(o.greeting.text);
@@ -138,6 +139,7 @@ export default defineStep<NovaOptions>({
         const fields = end.result !== null && typeof end.result === 'object' && !Array.isArray(end.result) ? (end.result as Record<string, unknown>) : {};
         return { ...fields, outcome: end.outcome, tool: end.tool, transcript, renewals: conversation.renewals };
       } finally {
+        services.metrics?.novaSessions.dec();
         clearTimeout(maxTimer);
         signal.removeEventListener('abort', onAbort);
         await conversation.close();

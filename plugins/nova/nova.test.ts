@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SessionInfo, SessionScript } from '../../test/support/nova-emulator/index.ts';
 import { StepHarness, type StepCase } from '../../test/support/step-tester.ts';
 import { compileFlow } from '../../core/flow/compile.ts';
@@ -52,7 +52,11 @@ describe('step nova', () => {
         { userTranscript: 'Thanks, goodbye.', toolUse: { toolName: 'hangup_call', input: { reason: 'caller said goodbye' } }, text: 'Goodbye!', audio: { ms: 400 } },
       ],
     });
+    const gauge = hh.metrics.novaSessions;
+    const inc = vi.spyOn(gauge, 'inc');
     const r = await hh.run(FRONT_DESK, { name: 'talk', caller: callerTalks(2) });
+    expect(inc).toHaveBeenCalledTimes(1);
+    expect((await gauge.get()).values[0]?.value).toBe(0); // and decremented when the step ended
     const bot = r.result.steps.bot;
     expect(bot).toMatchObject({ outcome: 'hangup', tool: 'hangup_call' });
     expect(bot?.transcript).toMatch(/caller: What time is it\?\nbot: It is \d\d:\d\d\./);

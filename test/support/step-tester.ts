@@ -14,6 +14,7 @@ import type { ErrorCode } from '../../core/errors.ts';
 import { EslServer, type Call } from '../../core/esl/index.ts';
 import { CallControl } from '../../core/flow/call-control.ts';
 import { MediaServer } from '../../core/media/index.ts';
+import { Metrics } from '../../core/metrics.ts';
 import { createNovaClient } from '../../core/nova/index.ts';
 import type { StepServices } from '../../core/plugins/types.ts';
 import { attachAudioStreams, type AudioStreams } from './audio-stream-wiring.ts';
@@ -65,6 +66,8 @@ export class StepHarness {
   /** Commands to parked calls, as the REST API sends them. */
   readonly control = new CallControl();
 
+  /** Metrics the steps report to (a fresh registry per harness). */
+  readonly metrics = new Metrics({ defaults: false });
   /** With `nova: true`: the media server, the Nova Sonic emulator and simulated mod_audio_stream. */
   media: MediaServer | undefined;
   nova: NovaEmulator | undefined;
@@ -94,7 +97,7 @@ export class StepHarness {
       await h.media.start();
       h.nova = await NovaEmulator.start({ script: options.nova.script, timeScale: options.nova.timeScale ?? 1 });
       const client = createNovaClient({ endpoint: h.nova.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, logger: silentLogger });
-      h.services = { media: h.media, tools: host.tools, nova: () => client };
+      h.services = { media: h.media, tools: host.tools, nova: () => client, metrics: h.metrics };
     }
     return harness;
   }
