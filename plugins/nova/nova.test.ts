@@ -145,6 +145,22 @@ describe('step nova', () => {
     expect(JSON.stringify(hh.nova!.sessions[0]!.toolResults[0])).toContain('there is no tool named weather');
   });
 
+  it.each([
+    ['times out', {}, 'no answer within 100 ms'],
+    ['throws', { fail: true }, 'the backend is down'],
+  ])('a tool that %s: the model gets an error result, the call goes on', async (_label, input, message) => {
+    h = await StepHarness.start({
+      timeScale: 0.05,
+      pluginDirs: [new URL('../../test/fixtures/plugins', import.meta.url).pathname],
+      nova: { timeScale: 0.05, script: { turnDetection: { afterAudioMs: 200 }, reply: [{ userTranscript: 'Check it.', toolUse: { toolName: 'slow_tool', input }, text: 'Sorry, that did not work.', audio: { ms: 200 } }] } },
+    });
+    const flow = FRONT_DESK.replace('tools: [datetime,', 'max_duration: 1\n      tools: [slow_tool, datetime,');
+    const r = await h.run(flow, { name: 'tool failure', caller: callerTalks(1) });
+    expect(r.result.steps.bot).toMatchObject({ outcome: 'timeout' });
+    expect(r.result.steps.bot?.transcript).toContain('bot: Sorry, that did not work.');
+    expect(JSON.stringify(h.nova!.sessions[0]!.toolResults[0])).toContain(message);
+  });
+
   it('renews the Nova session at a pause, replaying the conversation as history', async () => {
     const hh = await harness((s) =>
       s.index === 0
