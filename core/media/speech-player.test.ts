@@ -32,6 +32,7 @@ describe('SpeechPlayer', () => {
       expect(gap, `gap before file ${i}`).toBeLessThanOrEqual(20);
     }
     expect(player.stats).toMatchObject({ chunksSent: 5, filesPlayed: 5, filesDropped: 0 });
+    expect(player.playSupport).toBe('yes');
     player.close();
   });
 
@@ -57,6 +58,21 @@ describe('SpeechPlayer', () => {
     player.flush();
     await player.idle();
     expect(streamFiles(channel).length).toBe(played.length + 2);
+    player.close();
+  });
+
+  it('notices a mod_audio_stream build that never plays streamAudio replies and says so once', async () => {
+    await rig.close();
+    rig = await startMediaRig({ timeScale: 0.1, playEvents: false });
+    const { call, stream } = await rig.streamingCall();
+    const warnings: string[] = [];
+    const logger = { child: () => logger, warn: (_o: unknown, msg: string) => warnings.push(msg), debug: () => {}, info: () => {} } as unknown as import('../log.ts').Logger;
+    const player = new SpeechPlayer({ call, stream, sampleRate: 16000, playTimeoutMs: 100, logger });
+    await player.start();
+    player.push(tone(400, 16000, 300).pcm);
+    player.flush();
+    await expect.poll(() => player.playSupport).toBe('no');
+    expect(warnings.filter((w) => w.includes('ixwebsocket'))).toHaveLength(1);
     player.close();
   });
 });

@@ -9,6 +9,8 @@ export interface SpeechPlayerOptions {
   sampleRate: 8000 | 16000 | 24000;
   /** Audio per file sent to mod_audio_stream: bigger means fewer files, smaller means a faster first sound (default 200 ms). */
   chunkMs?: number;
+  /** No `::play` this long after the first chunk: the module is a build without streamAudio support (default 3000 ms). */
+  playTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -47,6 +49,10 @@ export class SpeechPlayer {
   private idleWaiters: Array<() => void> = [];
   private readonly onEvent = (e: EslEvent): void => this.onCallEvent(e);
   readonly stats = { chunksSent: 0, filesPlayed: 0, filesDropped: 0, interruptions: 0, audioMsSent: 0 };
+  /** Whether this FreeSWITCH's mod_audio_stream answers streamAudio with `::play` (the older ixwebsocket build never does). */
+  playSupport: 'unknown' | 'yes' | 'no' = 'unknown';
+  private playCheck: NodeJS.Timeout | undefined;
+  private readonly playTimeoutMs: number;
 
   constructor(options: SpeechPlayerOptions) {
     this.call = options.call;
@@ -54,6 +60,7 @@ export class SpeechPlayer {
     this.rate = options.sampleRate;
     this.chunkBytes = Math.max(2, Math.round(((options.chunkMs ?? 200) * options.sampleRate) / 1000) * 2);
     this.log = (options.logger ?? silentLogger).child({ component: 'speech-player' });
+    this.playTimeoutMs = options.playTimeoutMs ?? 3000;
     this.call.on('event', this.onEvent);
   }
 
@@ -99,6 +106,7 @@ export class SpeechPlayer {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.playCheck);
     this.call.off('event', this.onEvent);
     this.files.length = 0;
     this.wakeIdle();
@@ -114,12 +122,21 @@ export class SpeechPlayer {
     if (this.stream.sendAudio(chunk, this.rate as 8000 | 16000 | 24000)) {
       this.sent.push({ generation: this.generation, ms });
       this.stats.chunksSent++;
+      if (this.playSupport === 'unknown' && this.playCheck === undefined) {
+        this.playCheck = setTimeout(() => {
+          if (this.playSupport !== 'unknown') return;
+          this.playSupport = 'no';
+          this.log.warn({ callId: this.call.id }, 'mod_audio_stream sent no ::play event for streamAudio replies: this build cannot play them back (the older ixwebsocket build); install the build described in freeswitch-conf/README.md');
+        }, this.playTimeoutMs);
+      }
       this.stats.audioMsSent += ms;
     } else this.log.warn({ bytes }, 'audio chunk dropped: the media socket is not draining');
   }
 
   private onCallEvent(e: EslEvent): void {
     if (e.subclass !== 'mod_audio_stream::play') return;
+    this.playSupport = 'yes';
+    clearTimeout(this.playCheck);
     const pending = this.sent.shift();
     let file: string | undefined;
     try {

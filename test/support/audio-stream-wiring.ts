@@ -19,7 +19,8 @@ export interface AudioStreams {
   detach(): void;
 }
 
-export function attachAudioStreams(sim: FreeSwitchSim, options: { realtime?: boolean; tmpDir?: string } = {}): AudioStreams {
+/** `playEvents: false` behaves like the older ixwebsocket build of the module: streamAudio replies are never played (no `::play`). */
+export function attachAudioStreams(sim: FreeSwitchSim, options: { realtime?: boolean; tmpDir?: string; playEvents?: boolean } = {}): AudioStreams {
   const tmpDir = options.tmpDir ?? mkdtempSync(join(tmpdir(), 'sb-audio-stream-'));
   const clients = new Map<string, AudioStreamClient>();
   const waiters = new Map<string, Array<(c: AudioStreamClient) => void>>();
@@ -38,7 +39,7 @@ export function attachAudioStreams(sim: FreeSwitchSim, options: { realtime?: boo
         (client) => {
           clients.set(a.uuid, client);
           fire(a.uuid, 'connect', EVENT_BODIES.connect);
-          client.on('play', (info) => fire(a.uuid, 'play', info.body));
+          if (options.playEvents !== false) client.on('play', (info) => fire(a.uuid, 'play', info.body));
           client.on('json', (text) => fire(a.uuid, 'json', text));
           client.on('close', () => clients.delete(a.uuid));
           for (const w of waiters.get(a.uuid) ?? []) w(client);

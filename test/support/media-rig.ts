@@ -23,9 +23,9 @@ export interface MediaRig {
   close(): Promise<void>;
 }
 
-export async function startMediaRig(options: { timeScale?: number } = {}): Promise<MediaRig> {
+export async function startMediaRig(options: { timeScale?: number; playEvents?: boolean } = {}): Promise<MediaRig> {
   const sim = await FreeSwitchSim.start({ timeScale: options.timeScale ?? 0.01 });
-  const streams = attachAudioStreams(sim);
+  const streams = attachAudioStreams(sim, { playEvents: options.playEvents });
   const media = new MediaServer({ host: '127.0.0.1', port: 0, secret: 'a-test-secret-of-32-characters!!', logger: silentLogger });
   await media.start();
   const calls: Call[] = [];
