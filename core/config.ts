@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadApiKeys, type ApiKey } from './api/api-keys.ts';
 import { sbError } from './errors.ts';
 
 /** Every setting Switchboard reads, with its environment variable and default. Documented in README and deploy/.env.example. */
@@ -22,6 +23,8 @@ export interface Config {
   /** Extra plugin directories or npm package names (besides the bundled plugins/), separated by ':'. */
   pluginDirs: string[];
   redisUrl: string | undefined;
+  /** REST API keys (hashed); with none configured the /v1 API refuses every request. */
+  apiKeys: ApiKey[];
   /** Outbound calls (core/queue): pacing shared by every worker through Redis. */
   queue: { prefix: string; cps: number; maxConcurrent: number; defaultGateway: string | undefined; perGateway: Record<string, { cps: number; maxConcurrent: number }> };
 }
@@ -55,6 +58,7 @@ export function loadConfig(env: Env = process.env): Config {
     recordingsDir: str(env, 'SB_RECORDINGS_DIR', '/var/lib/switchboard/recordings'),
     pluginDirs: [resolve(PROJECT_ROOT, 'plugins'), ...str(env, 'SB_PLUGIN_DIRS', '').split(':').filter(Boolean)],
     redisUrl: env.REDIS_URL || undefined,
+    apiKeys: loadApiKeys(env),
     queue: {
       prefix: str(env, 'SB_QUEUE_PREFIX', 'sb'),
       cps: int(env, 'SB_CPS', 10),

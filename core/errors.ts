@@ -36,6 +36,13 @@ const codes = {
   SB_FLOW_MAX_STEPS: { status: 500, message: 'flow %s: more than %s steps run; stopping (a loop?)' },
   SB_FLOW_NO_ROUTE: { status: 404, message: 'no flow matches %s' },
   SB_STEP_FAILED: { status: 500, message: 'step %s failed: %s' },
+  // REST API
+  SB_API_UNAUTHORIZED: { status: 401, message: '%s' },
+  SB_API_NOT_FOUND: { status: 404, message: '%s' },
+  SB_API_CONFLICT: { status: 409, message: '%s' },
+  SB_API_BAD_REQUEST: { status: 400, message: '%s' },
+  SB_API_TOO_LARGE: { status: 413, message: 'request body larger than %s bytes' },
+  SB_API_UNAVAILABLE: { status: 503, message: '%s' },
   // nova
   SB_NOVA_THROTTLED: { status: 429, message: 'Nova Sonic (%s) throttled the stream: %s (lower the number of concurrent calls or raise the Bedrock quota)' },
   SB_NOVA_VALIDATION: { status: 502, message: 'Nova Sonic (%s) rejected the input: %s' },

@@ -1,8 +1,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log.ts';
 import type { Service } from '../service.ts';
+import { registerRestApi } from './rest.ts';
 
-/** HTTP: health and Prometheus metrics (unauthenticated). The REST API mounts here too. */
+/** HTTP: health and Prometheus metrics (unauthenticated) and the REST API under /v1 (API keys). */
 export class HttpServer {
   readonly app: FastifyInstance;
 
@@ -14,14 +15,11 @@ export class HttpServer {
       const body = { status: esl ? 'ok' : 'degraded', esl: { connected: esl }, flows: service.flows?.all().length ?? 0, calls: service.server?.calls.size ?? 0 };
       return reply.code(esl ? 200 : 503).send(body);
     });
-    this.app.post('/v1/flows/reload', async (_req, reply) => {
-      const r = service.reload();
-      return reply.code(r.ok ? 200 : 422).send({ ok: r.ok, flows: r.plans.map((p) => p.name), diagnostics: r.diagnostics });
-    });
     this.app.get('/metrics', async (_req, reply) => {
       const registry = service.metrics.registry;
       return reply.type(registry.contentType).send(await registry.metrics());
     });
+    registerRestApi(this.app, service);
   }
 
   async start(host: string, port: number): Promise<string> {

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ENGINE_VERSION } from '../version.ts';
+import { apiKeyCommand } from './api-key.ts';
 import { callCommand } from './call.ts';
 import { demoCommand } from './demo.ts';
 import { pluginsCommand } from './plugins.ts';
@@ -24,6 +25,7 @@ program.addCommand(schemaCommand());
 program.addCommand(reloadCommand());
 program.addCommand(workerCommand());
 program.addCommand(callCommand());
+program.addCommand(apiKeyCommand());
 program.addCommand(simulateCommand());
 
 await program.parseAsync(process.argv);
