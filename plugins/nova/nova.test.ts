@@ -14,14 +14,19 @@ async function harness(script: SessionScript | ((s: SessionInfo) => SessionScrip
   return h;
 }
 
-/** The caller speaks `ms` of audio each time the previous answer has started playing. */
-function callerTalks(turns: number, ms = 250): NonNullable<StepCase['caller']> {
+/**
+ * The caller speaks `ms` of audio, `turns` times, each once the previous answer has been heard.
+ * With `untilHangup`, it keeps speaking after each answer (bounded) until the call ends: under
+ * load an utterance can land while the model still counts as speaking and not start a turn.
+ */
+function callerTalks(turns: number, ms = 250, untilHangup = false): NonNullable<StepCase['caller']> {
   return async (channel) => {
     const client = await (h as StepHarness).audio!.connected(channel.uuid);
-    for (let i = 0; i < turns; i++) {
+    const rounds = untilHangup ? turns + 20 : turns;
+    for (let i = 0; i < rounds && !channel.hungUp; i++) {
       const since = channel.executed.length;
-      await client.sendSilence(ms);
-      if (i < turns - 1) await channel.waitForApp('playback', { arg: /\.tmp\.r(8|16)$/, since, completed: true, timeoutMs: 10_000 });
+      await client.sendSilence(ms).catch(() => undefined);
+      if (i < rounds - 1) await channel.waitForApp('playback', { arg: /\.tmp\.r(8|16)$/, since, completed: true, timeoutMs: untilHangup ? 2000 : 10_000 }).catch(() => undefined);
     }
   };
 }
@@ -54,7 +59,7 @@ describe('step nova', () => {
     });
     const gauge = hh.metrics.novaSessions;
     const inc = vi.spyOn(gauge, 'inc');
-    const r = await hh.run(FRONT_DESK, { name: 'talk', caller: callerTalks(2) });
+    const r = await hh.run(FRONT_DESK, { name: 'talk', caller: callerTalks(2, 250, true) });
     expect(inc).toHaveBeenCalledTimes(1);
     expect((await gauge.get()).values[0]?.value).toBe(0); // and decremented when the step ended
     const bot = r.result.steps.bot;
