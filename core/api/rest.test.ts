@@ -99,6 +99,13 @@ describe('REST API', () => {
     await ch.waitForApp('playback');
     const list = (await (await fetch(`${base}/v1/calls`, { headers: auth })).json()) as { calls: Array<{ callId: string; parked: boolean }> };
     expect(list.calls).toContainEqual(expect.objectContaining({ callId: ch.uuid, parked: true }));
+    // The route names the action: a body cannot turn an answer into something else.
+    const smuggled = await post(`/v1/calls/${ch.uuid}/answer`, { action: 'hangup' });
+    expect(smuggled.status).toBe(400);
+    expect(await smuggled.json()).toMatchObject({ code: 'SB_API_BAD_REQUEST', pointer: '/action' });
+    const badTo = await post(`/v1/calls/${ch.uuid}/transfer`, { to: 42 });
+    expect(await badTo.json()).toMatchObject({ code: 'SB_API_BAD_REQUEST', pointer: '/to' });
+    expect(service.control.isListening(ch.uuid)).toBe(true);
     expect((await post(`/v1/calls/${ch.uuid}/answer`, {})).status).toBe(200);
     await ch.waitForHangup();
     expect(ch.hangupCause).toBe('NORMAL_CLEARING');

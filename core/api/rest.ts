@@ -63,11 +63,10 @@ export function registerRestApi(app: FastifyInstance, service: Service): void {
   const command = (action: ControlCommand['action']) => async (req: FastifyRequest<{ Params: { id: string }; Body: Record<string, unknown> | undefined }>) => {
     const call = service.server.calls.get(req.params.id);
     if (!call) throw apiError('SB_API_NOT_FOUND', `no live call ${req.params.id}`);
-    const b = req.body ?? {};
-    const cmd = { action, ...b } as ControlCommand;
+    const cmd = controlCommand(action, req.body ?? {});
     if (service.control.send(call.id, cmd)) return { callId: call.id, accepted: action };
     if (action === 'hangup') {
-      await call.hangup(typeof b.cause === 'string' ? b.cause : 'NORMAL_CLEARING');
+      await call.hangup(cmd.action === 'hangup' ? (cmd.cause ?? 'NORMAL_CLEARING') : 'NORMAL_CLEARING');
       return { callId: call.id, accepted: action };
     }
     throw apiError('SB_API_CONFLICT', `call ${call.id} is not waiting for commands (only a parked call can be answered, bridged or transferred)`);
@@ -92,4 +91,31 @@ export function registerRestApi(app: FastifyInstance, service: Service): void {
     const r = service.reload();
     return reply.code(r.ok ? 200 : 422).send({ ok: r.ok, flows: r.plans.map((p) => p.name), diagnostics: r.diagnostics });
   });
+}
+
+/** The route names the action; the body only carries its arguments, each type-checked. */
+function controlCommand(action: ControlCommand['action'], b: Record<string, unknown>): ControlCommand {
+  const str = (name: string, required: boolean): string | undefined => {
+    const v = b[name];
+    if (v === undefined && !required) return undefined;
+    if (typeof v !== 'string' || v === '') throw apiError('SB_API_BAD_REQUEST', `"${name}" must be a non-empty string`, { pointer: `/${name}` });
+    return v;
+  };
+  const allowed: Record<ControlCommand['action'], string[]> = { answer: [], hangup: ['cause'], transfer: ['to', 'context'], bridge: ['to', 'timeout'] };
+  const extra = Object.keys(b).find((k) => !allowed[action].includes(k));
+  if (extra !== undefined) throw apiError('SB_API_BAD_REQUEST', `unknown field "${extra}" for ${action}`, { pointer: `/${extra}` });
+  switch (action) {
+    case 'answer':
+      return { action };
+    case 'hangup':
+      return { action, ...(b.cause !== undefined ? { cause: str('cause', true) as string } : {}) };
+    case 'transfer':
+      return { action, to: str('to', true) as string, ...(b.context !== undefined ? { context: str('context', true) as string } : {}) };
+    case 'bridge': {
+      const to = b.to;
+      if (!(typeof to === 'string' || (Array.isArray(to) && to.length > 0 && to.every((t) => typeof t === 'string')))) throw apiError('SB_API_BAD_REQUEST', '"to" must be an endpoint or a list of endpoints', { pointer: '/to' });
+      if (b.timeout !== undefined && (typeof b.timeout !== 'number' || b.timeout <= 0 || b.timeout > 600)) throw apiError('SB_API_BAD_REQUEST', '"timeout" must be seconds, 1–600', { pointer: '/timeout' });
+      return { action, to: to as string | string[], ...(b.timeout !== undefined ? { timeout: b.timeout as number } : {}) };
+    }
+  }
 }
