@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { SwitchboardError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { EslConnection } from './connection.ts';
-import { dialString, type ChannelVars, type Endpoint } from './dial-string.ts';
+import { dialString, parseEndpoint, type ChannelVars, type Endpoint } from './dial-string.ts';
 import { assertHangupCause, assertNoExpansion, assertOneLine, assertToken, assertVarName, assertEndpointPart, assertDtmf } from './escape.ts';
 import type { EslEvent } from './event.ts';
 
@@ -179,16 +179,35 @@ export class Call extends EventEmitter<CallEvents> {
     return body === '_undef_' ? undefined : body;
   }
 
-  /** Bridges to one or more endpoints, all at once or one after another. */
-  async bridge(legs: ReadonlyArray<{ endpoint: Endpoint; vars?: ChannelVars }>, options: CommandOptions & { mode?: 'simultaneous' | 'sequential'; vars?: ChannelVars; timeoutSec?: number; callerIdNumber?: string; callerIdName?: string } = {}): Promise<BridgeResult> {
+  /**
+   * Bridges to one or more endpoints, all at once or one after another. An endpoint written as
+   * text (`user/1001`, `1001`, `sofia/gateway/gw/+1555…`) is parsed and validated here, a bare
+   * extension in the call's domain.
+   */
+  async bridge(legs: ReadonlyArray<{ endpoint: Endpoint | string; vars?: ChannelVars }>, options: CommandOptions & { mode?: 'simultaneous' | 'sequential'; vars?: ChannelVars; timeoutSec?: number; callerIdNumber?: string; callerIdName?: string } = {}): Promise<BridgeResult> {
     const vars: ChannelVars = { ...options.vars };
     if (options.timeoutSec !== undefined) vars.call_timeout = Math.round(options.timeoutSec);
     if (options.callerIdNumber !== undefined) vars.origination_caller_id_number = options.callerIdNumber;
     if (options.callerIdName !== undefined) vars.origination_caller_id_name = options.callerIdName;
-    const spec = dialString(legs, { vars, mode: options.mode ?? 'simultaneous' });
+    const parsed = legs.map((l) => ({ ...l, endpoint: typeof l.endpoint === 'string' ? parseEndpoint(l.endpoint, { domain: this.data.domain }) : l.endpoint }));
+    const spec = dialString(parsed, { vars, mode: options.mode ?? 'simultaneous' });
     const { event } = await this.execute('bridge', spec, options);
     const cause = event.variable('originate_disposition') ?? event.variable('DIALSTATUS') ?? event.get('Application-Response') ?? 'UNKNOWN';
     return { ok: cause === 'SUCCESS' || cause === 'ANSWER', cause };
+  }
+
+  /** Records the caller to `path` (as FreeSWITCH sees its disk), up to `maxSeconds`, optionally stopping on silence. */
+  async record(path: string, options: CommandOptions & { maxSeconds: number; silence?: { threshold: number; seconds: number } }): Promise<AppResult> {
+    const args = [assertToken('recording path', path), String(Math.round(options.maxSeconds))];
+    if (options.silence) args.push(String(Math.round(options.silence.threshold)), String(Math.round(options.silence.seconds)));
+    return this.execute('record', args.join(' '), options);
+  }
+
+  /** Joins a conference room until the caller leaves it. */
+  async conference(room: string, options: CommandOptions & { profile?: string; pin?: string; flags?: ReadonlyArray<'moderator' | 'mute'> } = {}): Promise<AppResult> {
+    const pin = options.pin !== undefined ? `+${assertDtmf('conference pin', options.pin)}` : '';
+    const flags = options.flags?.length ? `+flags{${options.flags.join('|')}}` : '';
+    return this.execute('conference', `${assertToken('conference room', room)}@${assertToken('conference profile', options.profile ?? 'default')}${pin}${flags}`, options);
   }
 
   /** Sends the call to another extension (leaves Switchboard's control). */

@@ -1,4 +1,3 @@
-import { parseEndpoint } from '../../core/esl/index.ts';
 import { DIAL_OUTCOMES, outcomeOfCause } from '../../core/plugins/outcomes.ts';
 import { defineStep } from '../../core/plugins/types.ts';
 
@@ -37,8 +36,7 @@ export default defineStep<BridgeOptions>({
   create: ({ call }) => ({
     async run(o, signal) {
       const targets = Array.isArray(o.to) ? o.to : [o.to];
-      const legs = targets.map((t) => ({ endpoint: parseEndpoint(t, { domain: call.data.domain }) }));
-      const r = await call.bridge(legs, { mode: o.strategy, timeoutSec: o.timeout, callerIdNumber: o.caller_id_number, callerIdName: o.caller_id_name, signal });
+      const r = await call.bridge(targets.map((endpoint) => ({ endpoint })), { mode: o.strategy, timeoutSec: o.timeout, callerIdNumber: o.caller_id_number, callerIdName: o.caller_id_name, signal });
       return { outcome: r.ok ? 'ok' : outcomeOfCause(r.cause), cause: r.cause };
     },
   }),

@@ -1,4 +1,3 @@
-import { escape } from '../../core/esl/index.ts';
 import { defineStep } from '../../core/plugins/types.ts';
 
 export interface ConferenceOptions {
@@ -35,14 +34,12 @@ export default defineStep<ConferenceOptions>({
   },
   create: ({ call }) => ({
     async run(o, signal) {
-      escape.assertToken('room', o.room);
       if (o.max_members !== undefined) {
         const count = await call.conferenceSize(o.room);
         if (count >= o.max_members) return { outcome: 'full', members: count };
       }
-      const flags = [o.moderator ? 'moderator' : '', o.muted ? 'mute' : ''].filter(Boolean);
-      const arg = `${o.room}@${o.profile}${o.pin ? `+${o.pin}` : ''}${flags.length ? `+flags{${flags.join('|')}}` : ''}`;
-      await call.execute('conference', arg, { signal });
+      const flags = [...(o.moderator ? (['moderator'] as const) : []), ...(o.muted ? (['mute'] as const) : [])];
+      await call.conference(o.room, { profile: o.profile, pin: o.pin, flags, signal });
       return { outcome: 'ok', room: o.room };
     },
   }),

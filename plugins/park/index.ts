@@ -1,4 +1,3 @@
-import { parseEndpoint } from '../../core/esl/index.ts';
 import { outcomeOfCause } from '../../core/plugins/outcomes.ts';
 import { defineStep } from '../../core/plugins/types.ts';
 import { soundPath } from '../play/play-files.ts';
@@ -64,7 +63,7 @@ export default defineStep<ParkOptions>({
           return { outcome: 'transferred', to: cmd.to };
         case 'bridge': {
           const targets = Array.isArray(cmd.to) ? cmd.to : [cmd.to];
-          const r = await call.bridge(targets.map((t) => ({ endpoint: parseEndpoint(t, { domain: call.data.domain }) })), { timeoutSec: cmd.timeout ?? 30, signal });
+          const r = await call.bridge(targets.map((endpoint) => ({ endpoint })), { timeoutSec: cmd.timeout ?? 30, signal });
           return { outcome: r.ok ? 'bridged' : outcomeOfCause(r.cause), cause: r.cause };
         }
       }

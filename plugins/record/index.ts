@@ -1,5 +1,4 @@
 import { isAbsolute, resolve } from 'node:path';
-import { escape } from '../../core/esl/index.ts';
 import { defineStep } from '../../core/plugins/types.ts';
 
 export interface RecordOptions {
@@ -39,12 +38,9 @@ export default defineStep<RecordOptions>({
   create: ({ call, config, log }) => ({
     async run(o, signal) {
       const path = isAbsolute(o.file) ? o.file : resolve(config.recordingsDir, o.file);
-      escape.assertToken('recording path', path);
       await call.setVar('playback_terminators', o.terminators === '' ? 'none' : o.terminators);
       if (o.beep) await call.playback('tone_stream://%(250,0,800)', { signal });
-      const args = [path, String(o.max_seconds)];
-      if (o.silence_stop) args.push(String(o.silence_stop.threshold), String(o.silence_stop.seconds));
-      const { event } = await call.execute('record', args.join(' '), { signal });
+      const { event } = await call.record(path, { maxSeconds: o.max_seconds, silence: o.silence_stop, signal });
       const seconds = Number(event.variable('record_seconds') ?? event.variable('record_ms') ?? NaN);
       log.info({ file: path, seconds }, 'recorded');
       return { outcome: 'ok', file: path, seconds: Number.isFinite(seconds) ? seconds : undefined };

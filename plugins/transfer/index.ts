@@ -1,4 +1,3 @@
-import { parseEndpoint } from '../../core/esl/index.ts';
 import { DIAL_OUTCOMES, outcomeOfCause } from '../../core/plugins/outcomes.ts';
 import { defineStep } from '../../core/plugins/types.ts';
 import { soundPath } from '../play/play-files.ts';
@@ -51,7 +50,7 @@ export default defineStep<TransferOptions>({
       const endpoint =
         o.mode === 'gateway'
           ? { kind: 'gateway' as const, gateway: o.gateway ?? '', number: o.to }
-          : parseEndpoint(o.to, { domain: call.data.domain });
+          : o.to;
       const vars: Record<string, string> = {};
       if (o.announce) {
         vars.group_confirm_file = soundPath(o.announce, config.soundsDir);
