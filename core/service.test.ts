@@ -50,6 +50,14 @@ describe('Service', () => {
     expect(ch.played.map((p) => p.file.split('/').pop())).toEqual(['welcome.wav']);
   });
 
+  it('an inbound call cannot choose its flow through a sb_flow channel variable', async () => {
+    writeFileSync(join(dir, 'secret.yaml'), 'name: secret\ntrigger: outbound\nsteps:\n  - play: closed.wav\n  - hangup\n');
+    expect(service.reload().ok).toBe(true);
+    const ch = await sim.inboundCall({ to: '7000', from: '1000', vars: { sb_flow: 'secret' }, socket: { host: '127.0.0.1', port: service.outboundAddress.port } });
+    await ch.waitForHangup();
+    expect(ch.played.map((p) => p.file.split('/').pop())).toEqual(['welcome.wav']);
+  });
+
   it('hangs up a call no flow matches with NO_ROUTE_DESTINATION', async () => {
     const ch = await sim.inboundCall({ to: '9999', from: '1000', socket: { host: '127.0.0.1', port: service.outboundAddress.port } });
     await ch.waitForHangup();

@@ -136,7 +136,8 @@ export class Service {
   }
 
   private async handleCall(call: Call): Promise<void> {
-    const byName = call.data.variables.sb_flow;
+    // Only a leg Switchboard originated picks its flow by name (sb_flow, set by the queue worker).
+    const byName = call.data.direction === 'outbound' ? call.data.variables.sb_flow : undefined;
     const plan = byName !== undefined ? this.flows.get(byName) : this.flows.route(call.data);
     if (!plan) {
       call.log.warn({ to: call.data.destination, context: call.data.context, flow: byName }, 'no flow for this call; hanging up');

@@ -41,7 +41,8 @@ export default defineStep<RecordOptions>({
       await call.setVar('playback_terminators', o.terminators === '' ? 'none' : o.terminators);
       if (o.beep) await call.playback('tone_stream://%(250,0,800)', { signal });
       const { event } = await call.record(path, { maxSeconds: o.max_seconds, silence: o.silence_stop, signal });
-      const seconds = Number(event.variable('record_seconds') ?? event.variable('record_ms') ?? NaN);
+      const ms = event.variable('record_ms');
+      const seconds = Number(event.variable('record_seconds') ?? (ms !== undefined ? Number(ms) / 1000 : NaN));
       log.info({ file: path, seconds }, 'recorded');
       return { outcome: 'ok', file: path, seconds: Number.isFinite(seconds) ? seconds : undefined };
     },
