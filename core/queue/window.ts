@@ -1,61 +1,9 @@
+import { minutesOf, parseDays, wallTime } from '../calendar.ts';
 import type { CallJob } from './call-job.schema.ts';
 
 export type CallWindow = NonNullable<CallJob['window']>;
 
-const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
-
-/** `mon-fri,sun` → the set of weekday numbers (0 = Sunday). A range may wrap: `fri-mon`. */
-export function parseDays(days: string | undefined): Set<number> {
-  if (days === undefined) return new Set([0, 1, 2, 3, 4, 5, 6]);
-  const out = new Set<number>();
-  for (const part of days.split(',')) {
-    const [a, b] = part.split('-') as [string, string | undefined];
-    const from = DAY_NAMES.indexOf(a as (typeof DAY_NAMES)[number]);
-    const to = b === undefined ? from : DAY_NAMES.indexOf(b as (typeof DAY_NAMES)[number]);
-    if (from < 0 || to < 0) throw new Error(`unknown day in "${days}"`);
-    for (let d = from; ; d = (d + 1) % 7) {
-      out.add(d);
-      if (d === to) break;
-    }
-  }
-  return out;
-}
-
-/** Whether Intl knows the zone (`Europe/Paris`, `UTC`). */
-export function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(zone: string): Intl.DateTimeFormat {
-  let f = formatters.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
-    formatters.set(zone, f);
-  }
-  return f;
-}
-
-interface Wall {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
-
-function wallTime(ms: number, zone: string): Wall {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(zone).formatToParts(new Date(ms))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  return { year: parts.year ?? 0, month: parts.month ?? 1, day: parts.day ?? 1, hour: parts.hour ?? 0, minute: parts.minute ?? 0, second: parts.second ?? 0 };
-}
+export { parseDays, isTimeZone } from '../calendar.ts';
 
 /** Offset of the zone at an instant, in ms (local − UTC). */
 function offsetAt(ms: number, zone: string): number {
@@ -71,10 +19,6 @@ function instantOf(year: number, month: number, day: number, minutes: number, zo
   return guess;
 }
 
-function minutesOf(hhmm: string): number {
-  const [h, m] = hhmm.split(':').map(Number) as [number, number];
-  return h * 60 + m;
-}
 
 /**
  * The earliest instant ≥ `from` (ms) inside the window, or `from` itself when it already is.

@@ -1,3 +1,5 @@
+import { DAY_NAMES, minutesOf, parseDays, wallTime } from '../../core/calendar.ts';
+
 /** Conditions of the branch step: on a value (usually a template), or on the time of day. */
 export type Condition =
   | { value: unknown; equals?: unknown; not_equals?: unknown; in?: unknown[]; matches?: string; empty?: boolean }
@@ -31,8 +33,6 @@ export const conditionSchema = {
   ],
 } as const;
 
-const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
-
 export function conditionHolds(c: Condition, now: Date): boolean {
   if ('value' in c) {
     const v = c.value;
@@ -43,46 +43,19 @@ export function conditionHolds(c: Condition, now: Date): boolean {
     if (c.matches !== undefined && !new RegExp(c.matches).test(String(v ?? ''))) return false;
     return true;
   }
-  const local = wallClock(now, c.timezone);
-  if (c.dates && !c.dates.includes(local.date)) return false;
-  if (c.days !== undefined && !dayList(c.days).includes(local.day)) return false;
+  const local = wallTime(now.getTime(), c.timezone);
+  const date = `${local.year}-${String(local.month).padStart(2, '0')}-${String(local.day).padStart(2, '0')}`;
+  if (c.dates && !c.dates.includes(date)) return false;
+  if (c.days !== undefined && !parseDays(c.days).has(local.weekday)) return false;
   if (c.time !== undefined) {
-    const [from, to] = c.time.split('-').map(minutes) as [number, number];
-    const m = local.minutes;
+    const [from, to] = c.time.split('-').map(minutesOf) as [number, number];
+    const m = local.hour * 60 + local.minute;
     if (from <= to ? m < from || m >= to : m < from && m >= to) return false;
   }
   return true;
 }
 
-function minutes(hhmm: string): number {
-  const [h, m] = hhmm.split(':').map(Number) as [number, number];
-  return h * 60 + m;
-}
-
-/** `mon-fri`, `sat,sun`, `[mon, wed]`, `fri-mon` (wraps) → day abbreviations. */
+/** Day names of a `days` condition, in the order written (for messages and tests). */
 export function dayList(days: string | string[]): string[] {
-  const out: string[] = [];
-  for (const raw of Array.isArray(days) ? days : days.split(',')) {
-    const [a, b] = raw.trim().toLowerCase().split('-').map((d) => DAYS.indexOf(d.trim().slice(0, 3)));
-    if (a === undefined || a < 0) continue;
-    if (b === undefined) {
-      out.push(DAYS[a] as string);
-      continue;
-    }
-    if (b < 0) continue;
-    for (let i = a; ; i = (i + 1) % 7) {
-      out.push(DAYS[i] as string);
-      if (i === b) break;
-    }
-  }
-  return out;
-}
-
-function wallClock(now: Date, timezone: string | undefined): { day: string; minutes: number; date: string } {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit' })
-      .formatToParts(now)
-      .map((p) => [p.type, p.value]),
-  ) as Record<string, string>;
-  return { day: (parts.weekday ?? '').toLowerCase().slice(0, 3), minutes: Number(parts.hour) * 60 + Number(parts.minute), date: `${parts.year}-${parts.month}-${parts.day}` };
+  return [...parseDays(days)].map((d) => DAY_NAMES[d] as string);
 }
