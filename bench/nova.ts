@@ -8,12 +8,11 @@
  * streamAudio sent), and, from the emulator, samples lost or reordered. The emulator's own CPU is
  * printed beside it as the baseline.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../core/log.ts';
 import { MediaServer, type AudioStream } from '../core/media/index.ts';
 import { createNovaClient, NovaSession, NOVA_SONIC_V1 } from '../core/nova/index.ts';
+import { Child } from './child.ts';
 import { percentile, printTable } from './report.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
@@ -22,56 +21,6 @@ const CALLS = (process.env.BENCH_CALLS ?? "50,100,200").split(",").map(Number);
 const DEFAULT_WINDOW = 40;
 const RATE = 16000;
 const OUT_CHUNK_BYTES = (RATE / 5) * 2; // 200 ms
-
-class Child {
-  private next = 0;
-  private constructor(readonly proc: ChildProcess, readonly ready: Record<string, unknown>) {}
-  static async start(file: string): Promise<Child> {
-    const proc = fork(fileURLToPath(new URL(file, import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      proc.once('message', (m) => resolve(m as Record<string, unknown>));
-      proc.once('exit', (code) => reject(new Error(`${file} exited (${code})`)));
-    });
-    return new Child(proc, ready);
-  }
-  /** Sends a message; resolves with the first reply of `type` carrying the same id. */
-  ask<T>(msg: Record<string, unknown>, type: string): Promise<T> {
-    const id = this.next++;
-    return new Promise((resolve) => {
-      const on = (m: { type: string; id: number }): void => {
-        if (m.type === type && m.id === id) {
-          this.proc.off('message', on);
-          resolve(m as T);
-        }
-      };
-      this.proc.on('message', on);
-      this.proc.send({ ...msg, id });
-    });
-  }
-  /** Like ask, for a message answered twice (e.g. connected, then done). */
-  twice<A, B>(msg: Record<string, unknown>, first: string, second: string): { first: Promise<A>; second: Promise<B> } {
-    const id = this.next++;
-    const wait = <T>(type: string): Promise<T> =>
-      new Promise((resolve) => {
-        const on = (m: { type: string; id: number }): void => {
-          if (m.type === type && m.id === id) {
-            this.proc.off('message', on);
-            resolve(m as T);
-          }
-        };
-        this.proc.on('message', on);
-      });
-    const a = wait<A>(first);
-    const b = wait<B>(second);
-    this.proc.send({ ...msg, id });
-    return { first: a, second: b };
-  }
-  async close(): Promise<void> {
-    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
-    this.proc.send({ type: 'close' });
-    await exited;
-  }
-}
 
 interface Figures {
   added_p50_ms: number;
@@ -87,8 +36,8 @@ interface Figures {
 
 const round = (n: number, d = 3): number => Math.round(n * 10 ** d) / 10 ** d;
 
-const emulator = await Child.start('./nova-emulator-process.ts');
-const clients = await Child.start('./stream-clients-process.ts');
+const emulator = await Child.start(new URL('./nova-emulator-process.ts', import.meta.url));
+const clients = await Child.start(new URL('./stream-clients-process.ts', import.meta.url));
 const media = new MediaServer({ host: '127.0.0.1', port: 0, secret: randomUUID(), logger: silentLogger, maxMessageBytes: 1 << 20 });
 await media.start();
 const nova = createNovaClient({ endpoint: String(emulator.ready.endpoint), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, logger: silentLogger });
