@@ -55,7 +55,6 @@ export interface CompileResult {
 
 interface RawStep {
   section: Section;
-  index: number;
   path: Array<string | number>;
   id: string;
   named: boolean;
@@ -112,7 +111,7 @@ export function compileFlow(text: string, file: string, host: PluginHost, env: R
     const list = flow[section];
     if (!Array.isArray(list)) continue;
     list.forEach((item, i) => {
-      const step = parseStep(item, section, [section, i], raw.length, host, src, report);
+      const step = parseStep(item, section, [section, i], host, src, report);
       if (step) raw.push(step);
     });
   }
@@ -235,7 +234,7 @@ export function compileFlow(text: string, file: string, host: PluginHost, env: R
 
 type Report = (code: ErrorCode, message: string, at: { line: number; column: number }, extra?: Partial<Diagnostic>) => void;
 
-function parseStep(item: unknown, section: Section, path: Array<string | number>, index: number, host: PluginHost, src: YamlSource, report: Report): RawStep | undefined {
+function parseStep(item: unknown, section: Section, path: Array<string | number>, host: PluginHost, src: YamlSource, report: Report): RawStep | undefined {
   const at = src.locate(path);
   const knownNames = [...host.steps.keys(), 'goto'];
   let name: string;
@@ -282,7 +281,7 @@ function parseStep(item: unknown, section: Section, path: Array<string | number>
       report('SB_FLOW_BAD_OPTION', 'step "goto": needs the id of the step to jump to, e.g. goto: menu', src.locate([...path, 'goto']), { step: stepLabel });
       return undefined;
     }
-    return { section, index, path, id: id ?? `${section}[${path[1]}]:goto`, named: id !== undefined, name, options: { target: value }, plugin: undefined, on: {}, jumps: [], ...at };
+    return { section, path, id: id ?? `${section}[${path[1]}]:goto`, named: id !== undefined, name, options: { target: value }, plugin: undefined, on: {}, jumps: [], ...at };
   }
 
   const plugin = host.steps.get(name);
@@ -320,7 +319,7 @@ function parseStep(item: unknown, section: Section, path: Array<string | number>
       report('SB_FLOW_UNKNOWN_OUTCOME', `step "${stepLabel}": "${name}" has no outcome "${outcome}"; it has ${outcomes.join(', ')}${suggestion(outcome, outcomes)}`, src.locate([...path, 'on', outcome], true), { step: stepLabel });
     }
   }
-  const step: RawStep = { section, index, path, id: id ?? `${section}[${path[1]}]:${name}`, named: id !== undefined, name, options, plugin, on, jumps: [], ...at };
+  const step: RawStep = { section, path, id: id ?? `${section}[${path[1]}]:${name}`, named: id !== undefined, name, options, plugin, on, jumps: [], ...at };
   step.jumps = analyse(step).jumps;
   return step;
 }
