@@ -3,7 +3,7 @@
 // reordered (the clients send counting PCM: sample i = i mod 65536) and its own CPU.
 import { NovaEmulator } from '../test/support/nova-emulator/index.ts';
 
-const emu = await NovaEmulator.start({ recordAudio: true, script: { turnDetection: { afterAudioMs: 1000 }, reply: 'echo', bargeIn: false, audioPacing: { speed: 2 } } });
+const emu = await NovaEmulator.start({ recordAudio: true, script: { turnDetection: { afterAudioMs: 1000 }, reply: (process.env.BENCH_REPLY as 'echo' | 'silent' | undefined) ?? 'echo', bargeIn: false, audioPacing: { speed: 2, chunkMs: Number(process.env.BENCH_OUT_CHUNK_MS ?? 40) } } });
 process.send?.({ type: 'ready', endpoint: emu.endpoint });
 let cpuMark = process.cpuUsage();
 let wallMark = performance.now();

@@ -9,6 +9,8 @@
  * printed beside it as the baseline.
  */
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session as Inspector } from 'node:inspector/promises';
 import { silentLogger } from '../core/log.ts';
 import { MediaServer, type AudioStream } from '../core/media/index.ts';
 import { createNovaClient, NovaSession, NOVA_SONIC_V1 } from '../core/nova/index.ts';
@@ -90,11 +92,13 @@ async function measure(windowMs: number, calls: number): Promise<Figures> {
   await wired;
   await emulator.ask({ type: 'mark' }, 'marked');
   const rss1 = process.memoryUsage().rss;
+  const profiler = await startProfile();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await run.second;
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - t0;
+  await profiler?.(`nova-${windowMs}ms-${calls}.cpuprofile`);
   await Promise.all(sessions.map((s) => s.close()));
   const report = await emulator.ask<{ lost: number; reordered: number; cpuPct: number }>({ type: 'report' }, 'report');
   return {
@@ -107,6 +111,21 @@ async function measure(windowMs: number, calls: number): Promise<Figures> {
     reordered: report.reordered,
     emulator_cpu_pct: round(report.cpuPct, 1),
     sessions_failed: failed,
+  };
+}
+
+/** BENCH_PROFILE=<dir>: a V8 CPU profile of Switchboard's process over each measured interval. */
+async function startProfile(): Promise<((name: string) => Promise<void>) | undefined> {
+  const dir = process.env.BENCH_PROFILE;
+  if (!dir) return undefined;
+  const inspector = new Inspector();
+  inspector.connect();
+  await inspector.post('Profiler.enable');
+  await inspector.post('Profiler.start');
+  return async (name) => {
+    const { profile } = await inspector.post('Profiler.stop');
+    writeFileSync(`${dir}/${name}`, JSON.stringify(profile));
+    inspector.disconnect();
   };
 }
 

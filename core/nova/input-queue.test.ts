@@ -2,12 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { InputQueue, type InputChunk } from './input-queue.ts';
 import { audioPrefix, splitUtf8, trimHistory } from './input-events.ts';
 
-function queue(max: number): { q: InputQueue; sent: number[]; dropped: number[] } {
+function queue(max: number, maxEventBytes = 0): { q: InputQueue; sent: number[]; joined: boolean[]; dropped: number[] } {
   const sent: number[] = [];
+  const joined: boolean[] = [];
   const dropped: number[] = [];
-  const q = new InputQueue(audioPrefix('p', 'c'), max, { onAudioSent: (b) => sent.push(b), onAudioDropped: (f) => dropped.push(f) });
-  return { q, sent, dropped };
+  const q = new InputQueue(audioPrefix('p', 'c'), max, { onAudioSent: (b, _ms, j) => (sent.push(b), joined.push(j)), onAudioDropped: (f) => dropped.push(f) }, maxEventBytes);
+  return { q, sent, joined, dropped };
 }
+
+const audioOf = (e: unknown): number[] => [...Buffer.from((e as { event: { audioInput: { content: string } } }).event.audioInput.content, 'base64')];
 
 async function drain(it: AsyncIterable<InputChunk>): Promise<unknown[]> {
   const out: unknown[] = [];
@@ -40,6 +43,24 @@ describe('InputQueue', () => {
     expect(got[0]).toEqual({ event: { setup: {} } });
     expect(got.slice(1).map((e) => Buffer.from(e.event.audioInput!.content!, 'base64')[0])).toEqual([3, 4, 5]);
     expect(dropped).toEqual([2, 2, 2]);
+  });
+
+  it('sends batches that are already waiting as one event, in order, up to maxEventBytes, never across a control event', async () => {
+    const { q, sent, joined } = queue(10, 6);
+    for (const i of [1, 2, 3, 4]) q.pushAudio(Buffer.from([i, i]), 1);
+    q.pushEvent('{"event":{"x":{}}}');
+    q.pushAudio(Buffer.from([5, 5]), 1);
+    q.pushAudio(Buffer.from([6, 6, 6, 6, 6, 6, 6, 6]), 4); // bigger than maxEventBytes: goes alone, whole
+    q.end();
+    const got = await drain(q.iterate());
+    expect(got.length).toBe(5);
+    expect(audioOf(got[0])).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(audioOf(got[1])).toEqual([4, 4]);
+    expect(got[2]).toEqual({ event: { x: {} } });
+    expect(audioOf(got[3])).toEqual([5, 5]);
+    expect(audioOf(got[4])).toEqual([6, 6, 6, 6, 6, 6, 6, 6]);
+    expect(sent).toEqual([2, 2, 2, 2, 2, 8]);
+    expect(joined).toEqual([false, true, true, false, false, false]);
   });
 
   it('runs a mark once everything before it was taken, and end(true) discards the rest', async () => {

@@ -1,8 +1,13 @@
 /**
  * The queue between a NovaSession and the SDK: the SDK pulls `{ chunk: { bytes } }` from
- * `iterate()` as fast as HTTP/2 flow control lets it; the session pushes control events and
- * audio batches. Audio is kept raw and encoded only when pulled, so audio dropped under
- * backpressure (oldest first, beyond `maxAudioItems`) costs nothing.
+ * `iterate()` as fast as HTTP/2 flow control and the event loop let it; the session pushes
+ * control events and audio batches. Audio is kept raw and encoded only when pulled, so audio
+ * dropped under backpressure (oldest first, beyond `maxAudioItems`) costs nothing.
+ *
+ * Audio batches that are already waiting when the SDK pulls leave as one audioInput event (up
+ * to `maxEventBytes`): the SDK's cost is per event (signing, framing), so when the process is
+ * busy and batches pile up, they cost less to send exactly when it matters, and none of them
+ * waits longer for it.
  */
 import { AUDIO_SUFFIX } from './input-events.ts';
 
@@ -22,8 +27,8 @@ interface AudioItem {
 type Item = string | AudioItem | (() => void);
 
 export interface InputQueueHooks {
-  /** `queuedMs`: from the batch being complete to the SDK taking it. */
-  onAudioSent(bytes: number, queuedMs: number): void;
+  /** Per batch taken by the SDK. `queuedMs`: from the batch being complete to then; `joined`: it went in the same event as the batch before it. */
+  onAudioSent(bytes: number, queuedMs: number, joined: boolean): void;
   onAudioDropped(frames: number): void;
 }
 
@@ -37,6 +42,8 @@ export class InputQueue {
     private readonly audioPrefix: string,
     private readonly maxAudioItems: number,
     private readonly hooks: InputQueueHooks,
+    /** Waiting batches are joined into one event up to this much PCM (never split: a bigger batch goes alone). */
+    private readonly maxEventBytes = 0,
   ) {}
 
   get isEnded(): boolean {
@@ -88,11 +95,9 @@ export class InputQueue {
         } else if (typeof item === 'function') {
           item();
         } else {
-          this.audioItems--;
+          const pcm = this.joinWaiting(item);
           // Prefix and base64 are ASCII: latin1 is the cheapest exact encoding.
-          const bytes = Buffer.from(this.audioPrefix + item.pcm.toString('base64') + AUDIO_SUFFIX, 'latin1');
-          this.hooks.onAudioSent(item.pcm.length, performance.now() - item.at);
-          yield { chunk: { bytes } };
+          yield { chunk: { bytes: Buffer.from(this.audioPrefix + pcm.toString('base64') + AUDIO_SUFFIX, 'latin1') } };
         }
       }
     } finally {
@@ -102,6 +107,26 @@ export class InputQueue {
       this.audioItems = 0;
       this.wake = null;
     }
+  }
+
+  /** `first` and the audio batches right behind it (never past a control event), as one buffer. */
+  private joinWaiting(first: AudioItem): Buffer {
+    const now = performance.now();
+    this.audioItems--;
+    this.hooks.onAudioSent(first.pcm.length, now - first.at, false);
+    let next = this.items[0];
+    if (typeof next !== 'object' || first.pcm.length + next.pcm.length > this.maxEventBytes) return first.pcm;
+    const parts = [first.pcm];
+    let bytes = first.pcm.length;
+    while (typeof next === 'object' && bytes + next.pcm.length <= this.maxEventBytes) {
+      this.items.shift();
+      this.audioItems--;
+      this.hooks.onAudioSent(next.pcm.length, now - next.at, true);
+      parts.push(next.pcm);
+      bytes += next.pcm.length;
+      next = this.items[0];
+    }
+    return Buffer.concat(parts, bytes);
   }
 
   private notify(): void {

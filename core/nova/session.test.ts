@@ -164,36 +164,65 @@ describe('NovaSession: a conversation', () => {
     expect(e.events[5]!.event.contentStart).toMatchObject({ type: 'AUDIO', role: 'USER', interactive: true, audioInputConfiguration: { sampleRateHertz: 16000 } });
     expect(e.systemPrompt).toBe('You are a receptionist.');
     expect(e.audioInBytes).toBe(SILENCE_320.length);
-    expect(e.audioInEvents).toBe(8); // 16 frames of 20 ms in 40 ms batches
+    expect(e.audioInEvents).toBe(2); // 16 frames of 20 ms sent at once: 8 batches of 40 ms, waiting, leave as events of ≤ 200 ms
     expect(e.crcErrors).toBe(0);
   });
 
   it.each([
-    { frameMs: 40, frameIn: 20, count: 50, events: 25 },
-    { frameMs: 20, frameIn: 20, count: 10, events: 10 },
-    { frameMs: 100, frameIn: 20, count: 50, events: 10 },
-  ])('batches $count frames of $frameIn ms into $events audioInput events at frameMs $frameMs, bytes intact and in order', async ({ frameMs, frameIn, count, events }) => {
+    { frameMs: 40, frameIn: 20, count: 50, batches: 25, events: 5 },
+    { frameMs: 20, frameIn: 20, count: 10, batches: 10, events: 1 },
+    { frameMs: 100, frameIn: 20, count: 50, batches: 10, events: 5 },
+  ])('batches $count frames of $frameIn ms into $batches batches of frameMs $frameMs; sent at once, they leave as $events events of ≤ 200 ms, bytes intact and in order', async ({ frameMs, frameIn, count, batches, events }) => {
     const { emu, client } = await fixture({ recordAudio: true, script: { reply: 'silent' } });
-    const { s } = session(client, { frameMs });
+    let taken = 0;
+    const { s } = session(client, { frameMs, onAudioSent: () => taken++ });
     await s.start();
     const input = pattern(count * frameIn * 32, frameMs);
     sendAll(s, input, frameIn);
     await s.close();
     const e = await emu.waitForSession();
-    const audio = e.events.filter((x) => x.name === 'audioInput');
+    const audio = e.events.filter((x) => x.name === 'audioInput').map((x) => Buffer.from((x.event.audioInput as { content: string }).content, 'base64'));
+    expect(taken).toBe(batches);
     expect(audio).toHaveLength(events);
-    const got = Buffer.concat(audio.map((x) => Buffer.from((x.event.audioInput as { content: string }).content, 'base64')));
-    expect(got.equals(input)).toBe(true);
+    for (const a of audio) {
+      expect(a.length % (frameMs * 32)).toBe(0); // whole batches only
+      expect(a.length).toBeLessThanOrEqual(Math.max(frameMs, 200) * 32);
+    }
+    expect(Buffer.concat(audio).equals(input)).toBe(true);
     expect(s.stats).toMatchObject({ audioEventsSent: events, audioBytesSent: input.length, framesDropped: 0 });
+  });
+
+  it('sends one event per batch while the SDK keeps up', async () => {
+    const { emu, client } = await fixture({ recordAudio: true, script: { reply: 'silent' } });
+    let taken: () => void = () => undefined;
+    const { s } = session(client, { frameMs: 40, onAudioSent: () => taken() });
+    await s.start();
+    const input = pattern(10 * 1280);
+    for (let i = 0; i < 10; i++) {
+      const took = new Promise<void>((resolve) => (taken = resolve));
+      for (const f of frames(input.subarray(i * 1280, (i + 1) * 1280))) s.sendAudio(f);
+      await took;
+    }
+    await s.close();
+    const e = await emu.waitForSession();
+    const audio = e.events.filter((x) => x.name === 'audioInput').map((x) => Buffer.from((x.event.audioInput as { content: string }).content, 'base64'));
+    expect(audio.map((a) => a.length)).toEqual(Array(10).fill(1280));
+    expect(Buffer.concat(audio).equals(input)).toBe(true);
   });
 
   it('sends the remainder of a batch on close, and carries an odd byte until a whole sample is there', async () => {
     const { emu, client } = await fixture({ recordAudio: true, script: { reply: 'silent' } });
-    const { s } = session(client, { frameMs: 40 });
+    let taken: () => void = () => undefined;
+    const { s } = session(client, { frameMs: 40, onAudioSent: () => taken() });
     await s.start();
     const input = pattern(1281 + 1279 + 500);
-    s.sendAudio(input.subarray(0, 1281)); // ≥ 40 ms: one event of 1280 bytes, 1 byte carried
-    s.sendAudio(input.subarray(1281, 2560)); // 1 + 1279 = 1280: a second event
+    const send = async (pcm: Buffer): Promise<void> => {
+      const took = new Promise<void>((resolve) => (taken = resolve));
+      s.sendAudio(pcm);
+      await took;
+    };
+    await send(input.subarray(0, 1281)); // ≥ 40 ms: one event of 1280 bytes, 1 byte carried
+    await send(input.subarray(1281, 2560)); // 1 + 1279 = 1280: a second event
     s.sendAudio(input.subarray(2560)); // 500 bytes pending until close
     await s.close();
     const e = await emu.waitForSession();

@@ -46,7 +46,7 @@ export interface NovaSessionOptions {
   maxQueuedMs?: number;
   /** How long close() waits for Nova to end the response stream before tearing it down (default 3000). */
   closeTimeoutMs?: number;
-  /** Per audioInput event: ms from its batch being complete to the SDK taking it (the relay's own delay beyond frameMs). */
+  /** Per batch: ms from it being complete to the SDK taking it (the relay's own delay beyond frameMs). */
   onAudioSent?: (queuedMs: number) => void;
   logger: Logger;
   signal?: AbortSignal;
@@ -134,6 +134,8 @@ const DEFAULT_CLOSE_TIMEOUT_MS = 3000;
 const SPEECH_RMS = 500;
 /** Talking this long (ms of audio) since the last output arms the stall watchdog; a click or a cough does not. */
 const SPEECH_ARM_MS = 200;
+/** Batches still waiting when the SDK pulls are joined into one audioInput event up to this much audio. */
+const MAX_EVENT_MS = 200;
 const INTERRUPTED_MARK = '"interrupted"';
 
 export class NovaSession extends EventEmitter<NovaSessionEvents> {
@@ -194,8 +196,8 @@ export class NovaSession extends EventEmitter<NovaSessionEvents> {
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     const maxItems = Math.max(1, Math.ceil((options.maxQueuedMs ?? DEFAULT_MAX_QUEUED_MS) / frameMs));
     this.queue = new InputQueue(audioPrefix(this.promptName, this.audioContentName), maxItems, {
-      onAudioSent: (bytes, queuedMs) => {
-        this.stats.audioEventsSent++;
+      onAudioSent: (bytes, queuedMs, joined) => {
+        if (!joined) this.stats.audioEventsSent++;
         this.stats.audioBytesSent += bytes;
         options.onAudioSent?.(queuedMs);
       },
@@ -203,7 +205,7 @@ export class NovaSession extends EventEmitter<NovaSessionEvents> {
         if (this.stats.framesDropped === 0) this.log.warn('Nova stream slower than real time: dropping the oldest caller audio');
         this.stats.framesDropped += frames;
       },
-    });
+    }, Math.max(this.batchBytes, MAX_EVENT_MS * this.inBytesPerMs));
     const { kept, dropped } = trimHistory((options.history ?? []).filter((h) => h.text));
     if (dropped) this.log.warn({ dropped }, 'history longer than Nova accepts (40 KB): oldest messages dropped');
     this.history = kept;
