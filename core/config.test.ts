@@ -24,6 +24,13 @@ describe('config', () => {
     expect(() => loadConfig({ SB_HTTP_PORT: '70000' })).toThrow(expect.objectContaining({ code: 'SB_CONFIG_INVALID' }));
   });
 
+  it('webhook secrets: several for rotation, comma-separated; a short one or zero attempts is refused', () => {
+    expect(loadConfig({}).webhooks).toEqual({ secrets: [], timeoutMs: 5000, attempts: 10, backoffMs: 1000, concurrency: 20 });
+    expect(loadConfig({ SB_WEBHOOK_SECRET: 'new-secret-0123456789, old-secret-0123456789' }).webhooks.secrets).toEqual(['new-secret-0123456789', 'old-secret-0123456789']);
+    expect(() => loadConfig({ SB_WEBHOOK_SECRET: 'short' })).toThrow(expect.objectContaining({ code: 'SB_CONFIG_INVALID' }));
+    expect(() => loadConfig({ SB_WEBHOOK_ATTEMPTS: '0' })).toThrow(expect.objectContaining({ code: 'SB_CONFIG_INVALID' }));
+  });
+
   it('reads .env without overriding the real environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-env-'));
     try {

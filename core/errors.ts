@@ -43,6 +43,13 @@ const codes = {
   SB_API_BAD_REQUEST: { status: 400, message: '%s' },
   SB_API_TOO_LARGE: { status: 413, message: 'request body larger than %s bytes' },
   SB_API_UNAVAILABLE: { status: 503, message: '%s' },
+  SB_API_FORBIDDEN: { status: 403, message: '%s' },
+  SB_API_TOKEN_EXPIRED: { status: 401, message: '%s' },
+  SB_API_UNSUPPORTED_MEDIA: { status: 415, message: '%s' },
+  // conference rooms (core/esl/conference.ts)
+  SB_ROOM_NOT_FOUND: { status: 404, message: 'no conference room %s' },
+  SB_ROOM_MEMBER_NOT_FOUND: { status: 404, message: 'conference room %s has no member %s' },
+  SB_ROOM_COMMAND_FAILED: { status: 502, message: 'conference %s: FreeSWITCH answered %s' },
   // nova
   SB_NOVA_THROTTLED: { status: 429, message: 'Nova Sonic (%s) throttled the stream: %s (lower the number of concurrent calls or raise the Bedrock quota)' },
   SB_NOVA_VALIDATION: { status: 502, message: 'Nova Sonic (%s) rejected the input: %s' },
@@ -69,6 +76,38 @@ const codes = {
   SB_QUEUE_CLOSED: { status: 503, message: 'call queue is closed: %s' },
   SB_QUEUE_UNAVAILABLE: { status: 503, message: 'call queue cannot reach Redis: %s (check REDIS_URL and that redis-server runs)' },
   SB_QUEUE_BAD_OPTION: { status: 500, message: 'call queue option %s: %s' },
+  // batches (core/queue/batch*.ts)
+  SB_BATCH_BAD_REQUEST: { status: 400, message: 'batch rejected: %s' },
+  SB_BATCH_BAD_CSV: { status: 400, message: 'batch CSV: %s' },
+  SB_BATCH_ROWS_REJECTED: { status: 400, message: '%s of %s rows are invalid: %s; nothing was queued' },
+  SB_BATCH_TOO_LARGE: { status: 413, message: 'a batch holds at most %s rows (SB_BATCH_MAX_ROWS); this one has %s' },
+  SB_BATCH_NOT_FOUND: { status: 404, message: 'no batch %s (unknown, or removed after its retention period)' },
+  SB_BATCH_STATE: { status: 409, message: 'batch %s is %s: cannot %s' },
+  SB_BATCH_IDEMPOTENCY_CONFLICT: { status: 409, message: 'idempotency key "%s" was already used for a different batch (%s); use a new key for a new batch' },
+  // webhooks (core/webhooks)
+  SB_WEBHOOK_ATTEMPT_FAILED: { status: 502, message: 'webhook delivery to %s failed: %s (will retry)' },
+  SB_WEBHOOK_REJECTED: { status: 502, message: 'webhook receiver %s answered %s: not retried (a 4xx or a redirect means the URL or the receiver needs fixing)' },
+  SB_WEBHOOK_GAVE_UP: { status: 504, message: 'webhook delivery to %s failed %s times (last: %s); given up' },
+  SB_WEBHOOK_ENQUEUE_FAILED: { status: 503, message: 'webhook event %s could not be queued: %s' },
+  SB_WEBHOOK_BAD_OPTION: { status: 500, message: 'webhook option %s: %s' },
+  // audio (core/audio)
+  SB_AUDIO_BAD_OPTION: { status: 400, message: 'audio conversion: %s' },
+  SB_AUDIO_UNKNOWN_FORMAT: { status: 400, message: '%s: not an audio format Switchboard converts (known: %s)' },
+  SB_AUDIO_FORMAT_UNAVAILABLE: { status: 400, message: '%s: %s' },
+  SB_AUDIO_OUTSIDE_ROOTS: { status: 403, message: '%s is outside the audio roots (SB_AUDIO_ROOTS: %s)' },
+  SB_AUDIO_NOT_FOUND: { status: 404, message: '%s: %s' },
+  SB_AUDIO_EMPTY: { status: 422, message: '%s holds no audio: %s' },
+  SB_AUDIO_TRUNCATED: { status: 422, message: '%s is truncated: %s' },
+  SB_AUDIO_NOT_AUDIO: { status: 422, message: '%s is not a readable %s file: %s' },
+  SB_AUDIO_SAME_FILE: { status: 400, message: 'output %s is the input itself (an input is never modified)' },
+  SB_AUDIO_OUTPUT_EXISTS: { status: 409, message: 'output %s already exists (overwrite replaces it, skip keeps it)' },
+  SB_AUDIO_WRITE_FAILED: { status: 507, message: 'cannot write %s: %s' },
+  SB_AUDIO_CONVERT_FAILED: { status: 500, message: 'sox failed on %s: %s' },
+  SB_AUDIO_TIMEOUT: { status: 504, message: 'converting %s took longer than %s ms (SB_AUDIO_TIMEOUT_MS)' },
+  SB_AUDIO_ABORTED: { status: 499, message: 'converting %s was aborted' },
+  SB_AUDIO_CONVERTER_MISSING: { status: 503, message: '%s: install the Debian package %s (apt-get install %s)' },
+  SB_AUDIO_UNAVAILABLE: { status: 503, message: 'audio queue: %s' },
+  SB_AUDIO_JOB_NOT_FOUND: { status: 404, message: 'no audio job %s (unknown, or removed after its retention period)' },
 } as const;
 
 export type ErrorCode = keyof typeof codes;

@@ -13,8 +13,13 @@ import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { HttpServer } from './api/http.ts';
 import { MediaServer } from './media/index.ts';
 import { createNovaClient } from './nova/index.ts';
-import { CallQueue, CallWorker } from './queue/index.ts';
+import { BatchQueue, BatchWorker, CallQueue, CallWorker } from './queue/index.ts';
+import { CallWebhooks, WebhookWorker } from './webhooks/index.ts';
+import { MemoryCallHistory } from './history/call-history.ts';
+import { CallJournal } from './history/call-journal.ts';
+import { RedisCallHistory } from './history/redis-call-history.ts';
 import type { StepServices } from './plugins/types.ts';
+import { AudioRuntime } from './audio/index.ts';
 
 export interface ServiceOptions {
   config: Config;
@@ -49,6 +54,16 @@ export class Service {
   /** With REDIS_URL: outbound calls are queued (queue) and dialled by this instance too (worker). */
   queue: CallQueue | undefined;
   worker: CallWorker | undefined;
+  /** With REDIS_URL: batches (campaigns) accepted here (batches) and expanded into call jobs by this instance too (batchWorker). */
+  batches: BatchQueue | undefined;
+  batchWorker: BatchWorker | undefined;
+  /** With REDIS_URL: status webhooks of outbound calls, queued (callWebhooks) and delivered by this instance too (webhookWorker). */
+  callWebhooks: CallWebhooks | undefined;
+  webhookWorker: WebhookWorker | undefined;
+  /** Calls in progress (flow, timeline) and finished ones (history: Redis with REDIS_URL, else memory). */
+  calls!: CallJournal;
+  /** Audio conversion: inline for flows; with REDIS_URL queued, and converted here too unless SB_WORKER_QUEUES leaves audio out. */
+  audio: AudioRuntime | undefined;
   private novaClient: BedrockRuntimeClient | undefined;
   private services!: StepServices;
   private outbound: AddressInfo | undefined;
@@ -84,19 +99,29 @@ export class Service {
       this.media = new MediaServer({ host: m.host, port: m.port, publicUrl: m.publicUrl, secret: m.secret ?? randomBytes(32), logger: this.log });
       await this.media.start();
     }
+    this.audio = await AudioRuntime.start({ config: this.config, logger: this.log, metrics: this.metrics, worker: this.config.workerQueues?.includes('audio') ?? true });
     this.services = {
+      audio: this.audio,
       media: this.media,
       tools: this.plugins.tools,
       metrics: this.metrics,
       nova: () => (this.novaClient ??= createNovaClient({ region: this.config.nova.region, endpoint: this.config.nova.endpoint, logger: this.log })),
     };
 
+    const h = this.config.callHistory;
+    this.calls = new CallJournal(
+      this.config.redisUrl ? new RedisCallHistory({ url: this.config.redisUrl, prefix: this.config.queue.prefix, max: h.max, retentionSec: h.retentionSec, logger: this.log }) : new MemoryCallHistory(h.max),
+    );
     this.server = new EslServer({ ...this.config.outbound, logger: this.log, onCall: (call) => this.handleCall(call) });
     this.outbound = await this.server.start();
 
     if (this.config.redisUrl) {
       const q = this.config.queue;
-      this.queue = new CallQueue({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log });
+      const wh = this.config.webhooks;
+      this.callWebhooks = new CallWebhooks({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, metrics: this.metrics, attempts: wh.attempts, backoffMs: wh.backoffMs });
+      this.webhookWorker = new WebhookWorker({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, metrics: this.metrics, secrets: wh.secrets, timeoutMs: wh.timeoutMs, concurrency: wh.concurrency });
+      await this.webhookWorker.start();
+      this.queue = new CallQueue({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, onEvent: this.callWebhooks.listener });
       this.worker = new CallWorker({
         connection: this.config.redisUrl,
         prefix: q.prefix,
@@ -107,8 +132,12 @@ export class Service {
         metrics: this.metrics,
         pacing: { cps: q.cps, maxConcurrent: q.maxConcurrent, perGateway: q.perGateway },
         defaultGateway: q.defaultGateway,
+        onEvent: this.callWebhooks.listener,
       });
       await this.worker.start();
+      this.batches = new BatchQueue({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, maxRows: this.config.batch.maxRows });
+      this.batchWorker = new BatchWorker({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, onEvent: this.callWebhooks.listener });
+      await this.batchWorker.start();
     }
 
     if (this.options.http !== false) {
@@ -126,9 +155,16 @@ export class Service {
 
   async close(): Promise<void> {
     await this.http?.close();
+    await this.audio?.close();
+    await this.batchWorker?.close();
+    await this.batches?.close();
     await this.worker?.close();
     await this.queue?.close();
+    // After the calls: their flows' last step events still go out.
     await this.server?.close();
+    await this.callWebhooks?.close();
+    await this.webhookWorker?.close();
+    await this.calls?.close();
     await this.media?.close();
     this.novaClient?.destroy();
     await this.esl?.close();
@@ -139,21 +175,29 @@ export class Service {
     // Only a leg Switchboard originated picks its flow by name (sb_flow, set by the queue worker).
     const byName = call.data.direction === 'outbound' ? call.data.variables.sb_flow : undefined;
     const plan = byName !== undefined ? this.flows.get(byName) : this.flows.route(call.data);
+    const journal = this.calls.begin(call, plan?.name);
     if (!plan) {
       call.log.warn({ to: call.data.destination, context: call.data.context, flow: byName }, 'no flow for this call; hanging up');
       this.metrics.callsTotal.inc({ state: 'unrouted' });
-      await call.hangup('NO_ROUTE_DESTINATION');
+      await call.hangup('NO_ROUTE_DESTINATION').finally(() => journal.end(undefined));
       return;
     }
     this.metrics.callsTotal.inc({ state: 'started' });
     this.metrics.callsActive.inc();
+    let result: FlowResult | undefined;
+    // A queue call whose job asked for step events reports each finished step to its webhook.
+    const steps = byName !== undefined ? this.callWebhooks?.steps(call.id, call.data.variables) : undefined;
     try {
-      const result = await runFlow(plan, call, {
+      result = await runFlow(plan, call, {
         config: this.config,
         control: this.control,
         services: this.services,
         logger: this.log,
-        onTimeline: this.options.onTimeline ? (e) => this.options.onTimeline?.(call, e) : undefined,
+        onTimeline: (e) => {
+          journal.note(e);
+          steps?.(e);
+          this.options.onTimeline?.(call, e);
+        },
         onStepDone: (step, seconds, outcome) => this.metrics.stepDuration.observe({ step, outcome }, seconds),
       });
       this.metrics.callsTotal.inc({ state: result.ending });
@@ -161,6 +205,7 @@ export class Service {
       this.options.onFlowEnd?.(call, result);
     } finally {
       this.metrics.callsActive.dec();
+      await journal.end(result);
     }
   }
 }

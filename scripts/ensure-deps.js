@@ -22,6 +22,7 @@ const tools = [
   { bin: 'shellcheck', pkg: 'shellcheck', why: 'tests of the shell scripts' },
   { bin: 'nft', pkg: 'nftables', why: 'tests of the firewall rule set' },
   { bin: 'espeak-ng', pkg: 'espeak-ng', why: 'speaking prompts for prepare-sounds' },
+  { bin: 'chromium', pkg: 'chromium', why: 'tests of the web pages (Swagger UI at /docs), driven by playwright-core' },
 ];
 
 function has(bin) {

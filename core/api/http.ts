@@ -1,37 +1,69 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log.ts';
 import type { Service } from '../service.ts';
+import { registerOpenApi } from './openapi.ts';
+import { registerOpsMetrics, registerOpsRoutes } from './ops-routes.ts';
+import { RedisProbe } from './redis-probe.ts';
 import { registerRestApi } from './rest.ts';
 
-/** HTTP: health and Prometheus metrics (unauthenticated) and the REST API under /v1 (API keys). */
+/** Request bodies larger than this are refused with 413 SB_API_TOO_LARGE. */
+export const BODY_LIMIT = 1024 * 1024;
+
+/**
+ * HTTP: the REST API under /v1 (API keys or JWT), its OpenAPI document and UI at /docs, and the
+ * unauthenticated /health and /metrics, on this server or on a listener of their own
+ * (SB_OPS_HOST / SB_OPS_PORT).
+ */
 export class HttpServer {
   readonly app: FastifyInstance;
+  /** The separate /health and /metrics listener, when SB_OPS_PORT is set. */
+  readonly ops: FastifyInstance | undefined;
+  private readonly probe: RedisProbe | undefined;
+  private readonly dropMetrics: () => void;
 
   constructor(private readonly options: { service: Service; logger: Logger }) {
-    this.app = Fastify({ loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
     const { service } = options;
-    this.app.get('/health', async (_req, reply) => {
-      const esl = service.esl?.connected ?? false;
-      const body = { status: esl ? 'ok' : 'degraded', esl: { connected: esl }, flows: service.flows?.all().length ?? 0, calls: service.server?.calls.size ?? 0 };
-      return reply.code(esl ? 200 : 503).send(body);
-    });
-    this.app.get('/metrics', async (_req, reply) => {
-      const registry = service.metrics.registry;
-      return reply.type(registry.contentType).send(await registry.metrics());
-    });
-    registerRestApi(this.app, service);
+    const loggerInstance = options.logger.child({ component: 'http' }) as FastifyBaseLogger;
+    this.app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT });
+    this.probe = service.config.redisUrl ? new RedisProbe(service.config.redisUrl, service.config.queue.prefix) : undefined;
+    // First: the OpenAPI generator sees only the routes registered after it.
+    registerOpenApi(this.app);
+    if (service.config.ops.port !== undefined) {
+      this.ops = Fastify({ loggerInstance });
+      registerOpsRoutes(this.ops, service, this.probe);
+    } else {
+      this.app.register(async (scope) => registerOpsRoutes(scope, service, this.probe));
+    }
+    this.app.register(async (api) => registerRestApi(api, service));
+    this.app.setNotFoundHandler((req, reply) => reply.code(404).send({ code: 'SB_API_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+    this.dropMetrics = registerOpsMetrics(service, this.probe);
   }
 
   async start(host: string, port: number): Promise<string> {
-    return this.app.listen({ host, port });
+    const url = await this.app.listen({ host, port });
+    const ops = this.options.service.config.ops;
+    if (this.ops && ops.port !== undefined) await this.ops.listen({ host: ops.host, port: ops.port });
+    return url;
   }
 
   get port(): number {
-    const a = this.app.server.address();
-    return typeof a === 'object' && a !== null ? a.port : 0;
+    return portOf(this.app);
+  }
+
+  /** Where /health and /metrics are: the ops listener's port, else the HTTP port. */
+  get opsPort(): number {
+    return this.ops ? portOf(this.ops) : this.port;
   }
 
   async close(): Promise<void> {
+    await this.ops?.close();
     await this.app.close();
+    this.dropMetrics();
+    await this.probe?.close();
   }
+}
+
+function portOf(app: FastifyInstance): number {
+  const a = app.server.address();
+  return typeof a === 'object' && a !== null ? a.port : 0;
 }

@@ -1,52 +1,29 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FreeSwitchSim } from '../../test/support/freeswitch-sim/index.ts';
-import { startRedisServer, type RedisServer } from '../../test/support/redis-server.ts';
-import { loadConfig } from '../config.ts';
-import { silentLogger } from '../log.ts';
-import { Service } from '../service.ts';
+import { startApiRig, type ApiRig } from '../../test/support/api-rig.ts';
 import { loadApiKeys, newApiKey } from './api-keys.ts';
 
-let redis: RedisServer;
-let sim: FreeSwitchSim;
-let service: Service;
-let dir: string;
+let rig: ApiRig;
 let base: string;
-const ops = newApiKey('ops');
-const auth = { authorization: `Bearer ${ops.key}`, 'content-type': 'application/json' };
+let auth: Record<string, string>;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
-  sim = await FreeSwitchSim.start({ timeScale: 0.01 });
-  dir = mkdtempSync(join(tmpdir(), 'sb-rest-'));
-  writeFileSync(join(dir, 'reminder.yaml'), 'name: reminder\ntrigger: outbound\nsteps:\n  - wait: 0.2\n  - hangup\n');
-  writeFileSync(join(dir, 'lobby.yaml'), 'name: lobby\nmatch: { destination: ["7000"] }\nsteps:\n  - id: hold\n    park: { timeout: 30 }\n    on: { answered: hi }\n  - hangup: CALL_REJECTED\n  - id: hi\n    hangup: NORMAL_CLEARING\n');
-  service = new Service({
-    config: loadConfig({ SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_MEDIA_PORT: '0', SB_FLOWS_DIR: dir, REDIS_URL: redis.url, SB_QUEUE_PREFIX: 'rest', SB_API_KEYS: `${newApiKey('other').entry},${ops.entry}` }),
-    logger: silentLogger,
-  });
-  await service.start();
-  base = `http://127.0.0.1:${service.http?.port}`;
+  rig = await startApiRig({ prefix: 'rest' });
+  ({ base, auth } = rig);
 }, 30_000);
 
 afterAll(async () => {
-  await service?.close();
-  await sim?.close();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await rig?.close();
 });
 
-const post = (path: string, body: unknown, headers: Record<string, string> = auth): Promise<Response> => fetch(`${base}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+const post = (path: string, body: unknown, headers: Record<string, string> = auth): Promise<Response> => rig.post(path, body, headers);
 
 describe('REST API', () => {
   it.each([
-    ['no Authorization header', {}],
-    ['an unknown key', { authorization: 'Bearer sb_not-a-key' }],
-    ['not a bearer token', { authorization: `Basic ${ops.key}` }],
+    ['no Authorization header', (): Record<string, string> => ({})],
+    ['an unknown key', (): Record<string, string> => ({ authorization: 'Bearer sb_not-a-key' })],
+    ['not a bearer token', (): Record<string, string> => ({ authorization: `Basic ${rig.key}` })],
   ])('401 SB_API_UNAUTHORIZED with %s; /health and /metrics stay open', async (_label, headers) => {
-    const r = await fetch(`${base}/v1/flows`, { headers: headers as Record<string, string> });
+    const r = await fetch(`${base}/v1/flows`, { headers: headers() });
     expect(r.status).toBe(401);
     expect(await r.json()).toMatchObject({ code: 'SB_API_UNAUTHORIZED' });
     expect((await fetch(`${base}/health`)).status).toBe(200);
@@ -54,6 +31,7 @@ describe('REST API', () => {
   });
 
   it('keys are configured hashed, and malformed entries are refused at start', () => {
+    const ops = newApiKey('ops');
     expect(ops.entry).toMatch(/^ops:sha256:[0-9a-f]{64}$/);
     expect(ops.entry).not.toContain(ops.key);
     expect(() => loadApiKeys({ SB_API_KEYS: `ops:${ops.key}` })).toThrow(expect.objectContaining({ code: 'SB_CONFIG_INVALID' }));
@@ -68,8 +46,8 @@ describe('REST API', () => {
     const r2 = await post('/v1/calls', body, { ...auth, 'idempotency-key': 'order-42' });
     expect(r2.status).toBe(200);
     expect(await r2.json()).toMatchObject({ callId: a.callId, jobId: a.jobId });
-    await expect.poll(async () => (await service.queue!.get(a.jobId))?.state, { timeout: 15_000 }).toBe('completed');
-    expect(sim.received.filter((c) => c.line.startsWith('bgapi originate') && c.line.includes(a.callId))).toHaveLength(1);
+    await expect.poll(async () => (await rig.service.queue!.get(a.jobId))?.state, { timeout: 15_000 }).toBe('completed');
+    expect(rig.sim.received.filter((c) => c.line.startsWith('bgapi originate') && c.line.includes(a.callId))).toHaveLength(1);
   });
 
   it.each([
@@ -79,11 +57,11 @@ describe('REST API', () => {
     ['an unknown flow', { to: '1001', flow: 'nope' }, 400, 'SB_API_BAD_REQUEST', '/flow'],
     ['an inbound flow', { to: '1001', flow: 'lobby' }, 400, 'SB_API_BAD_REQUEST', '/flow'],
   ])('POST /v1/calls refuses %s: 4xx with code and JSON pointer, nothing queued', async (_label, body, status, code, pointer) => {
-    const before = await service.queue!.depth();
+    const before = await rig.service.queue!.depth();
     const r = await post('/v1/calls', body);
     expect(r.status).toBe(status);
     expect(await r.json()).toMatchObject({ code, pointer });
-    expect(await service.queue!.depth()).toBe(before);
+    expect(await rig.service.queue!.depth()).toBe(before);
   });
 
   it('413 for an oversized body, 400 for malformed JSON', async () => {
@@ -95,7 +73,7 @@ describe('REST API', () => {
   });
 
   it('a parked call: listed live, answered by POST /v1/calls/:id/answer; commands to a call that is not parked are 409', async () => {
-    const ch = await sim.inboundCall({ to: '7000', from: '1000', socket: { host: '127.0.0.1', port: service.outboundAddress.port } });
+    const ch = await rig.sim.inboundCall({ to: '7000', from: '1000', socket: { host: '127.0.0.1', port: rig.service.outboundAddress.port } });
     await ch.waitForApp('playback');
     const list = (await (await fetch(`${base}/v1/calls`, { headers: auth })).json()) as { calls: Array<{ callId: string; parked: boolean }> };
     expect(list.calls).toContainEqual(expect.objectContaining({ callId: ch.uuid, parked: true }));
@@ -105,7 +83,7 @@ describe('REST API', () => {
     expect(await smuggled.json()).toMatchObject({ code: 'SB_API_BAD_REQUEST', pointer: '/action' });
     const badTo = await post(`/v1/calls/${ch.uuid}/transfer`, { to: 42 });
     expect(await badTo.json()).toMatchObject({ code: 'SB_API_BAD_REQUEST', pointer: '/to' });
-    expect(service.control.isListening(ch.uuid)).toBe(true);
+    expect(rig.service.control.isListening(ch.uuid)).toBe(true);
     expect((await post(`/v1/calls/${ch.uuid}/answer`, {})).status).toBe(200);
     await ch.waitForHangup();
     expect(ch.hangupCause).toBe('NORMAL_CLEARING');

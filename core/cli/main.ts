@@ -1,9 +1,12 @@
 import { Command } from 'commander';
 import { ENGINE_VERSION } from '../version.ts';
 import { apiKeyCommand } from './api-key.ts';
+import { batchCommand } from './batch.ts';
 import { callCommand } from './call.ts';
+import { convertCommand } from './convert.ts';
 import { demoCommand } from './demo.ts';
 import { pluginsCommand } from './plugins.ts';
+import { prepareSoundsCommand } from './prepare-sounds.ts';
 import { reloadCommand } from './reload.ts';
 import { schemaCommand } from './schema.ts';
 import { simulateCommand } from './simulate.ts';
@@ -25,7 +28,10 @@ program.addCommand(schemaCommand());
 program.addCommand(reloadCommand());
 program.addCommand(workerCommand());
 program.addCommand(callCommand());
+program.addCommand(batchCommand());
 program.addCommand(apiKeyCommand());
 program.addCommand(simulateCommand());
+program.addCommand(convertCommand());
+program.addCommand(prepareSoundsCommand());
 
 await program.parseAsync(process.argv);

@@ -1,18 +1,22 @@
 import { Command } from 'commander';
-import { loadConfig, loadDotEnv } from '../config.ts';
+import { loadConfig, loadDotEnv, parseWorkerQueues } from '../config.ts';
 import { EslClient } from '../esl/index.ts';
 import { createLogger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
-import { CallWorker } from '../queue/index.ts';
+import { BatchWorker, CallWorker } from '../queue/index.ts';
+import { CallWebhooks, WebhookWorker } from '../webhooks/index.ts';
+import { startAudioWorker } from './audio-worker.ts';
 
 /**
  * `switchboard worker`: dials queued outbound calls only (no flows run here): answered calls
- * connect back to SB_OUTBOUND_HOST:SB_OUTBOUND_PORT, a Switchboard service that runs them.
+ * connect back to SB_OUTBOUND_HOST:SB_OUTBOUND_PORT, a Switchboard service that runs them. It
+ * also delivers status webhooks (of any instance's calls: they share the Redis queue).
  */
 export function workerCommand(): Command {
   return new Command('worker')
-    .description('dial queued outbound calls (BullMQ worker); answered calls connect back to the service at SB_OUTBOUND_HOST:PORT')
-    .action(async () => {
+    .description('dial queued outbound calls (BullMQ worker); answered calls connect back to the service at SB_OUTBOUND_HOST:PORT. With --queues audio: convert audio files (run it where they are)')
+    .option('--queues <list>', 'queues to work on: calls, audio, or calls,audio (default: SB_WORKER_QUEUES, else calls)')
+    .action(async (o: { queues?: string }) => {
       loadDotEnv();
       const config = loadConfig();
       const log = createLogger(config.logLevel);
@@ -20,15 +24,30 @@ export function workerCommand(): Command {
         log.fatal('REDIS_URL is not set: the worker takes its jobs from Redis');
         process.exit(1);
       }
+      const queues = (o.queues !== undefined ? parseWorkerQueues(o.queues) : config.workerQueues) ?? ['calls'];
+      const audio = queues.includes('audio') ? await startAudioWorker(config, log, !queues.includes('calls')) : undefined;
+      if (!queues.includes('calls')) return;
       const esl = new EslClient({ ...config.esl, logger: log, timeoutMs: config.esl.commandTimeoutMs, reconnect: { maxMs: config.esl.reconnectMaxMs } });
       await esl.start();
       const q = config.queue;
-      const worker = new CallWorker({ connection: config.redisUrl, prefix: q.prefix, esl, outbound: config.outbound, logger: log, metrics: new Metrics(), pacing: { cps: q.cps, maxConcurrent: q.maxConcurrent, perGateway: q.perGateway }, defaultGateway: q.defaultGateway });
+      const wh = config.webhooks;
+      const metrics = new Metrics();
+      const webhookWorker = new WebhookWorker({ connection: config.redisUrl, prefix: q.prefix, logger: log, metrics, secrets: wh.secrets, timeoutMs: wh.timeoutMs, concurrency: wh.concurrency });
+      await webhookWorker.start();
+      const webhooks = new CallWebhooks({ connection: config.redisUrl, prefix: q.prefix, logger: log, metrics, attempts: wh.attempts, backoffMs: wh.backoffMs });
+      const worker = new CallWorker({ connection: config.redisUrl, prefix: q.prefix, esl, outbound: config.outbound, logger: log, metrics, pacing: { cps: q.cps, maxConcurrent: q.maxConcurrent, perGateway: q.perGateway }, defaultGateway: q.defaultGateway, onEvent: webhooks.listener });
       await worker.start();
+      // Batches (campaigns) are expanded into call jobs here too.
+      const batchWorker = new BatchWorker({ connection: config.redisUrl, prefix: q.prefix, logger: log, onEvent: webhooks.listener });
+      await batchWorker.start();
       log.info({ outbound: config.outbound, cps: q.cps, maxConcurrent: q.maxConcurrent }, 'switchboard worker is running');
       const stop = async (signal: string): Promise<void> => {
         log.info({ signal }, 'stopping: handing back the jobs in hand');
+        await batchWorker.close();
+        await audio?.close();
         await worker.close();
+        await webhooks.close();
+        await webhookWorker.close();
         await esl.close();
         process.exit(0);
       };

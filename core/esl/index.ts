@@ -5,3 +5,4 @@ export { Call, type ChannelData, type CallState, type HangupInfo, type AppResult
 export { EslEvent, type EventHeaders } from './event.ts';
 export { dialString, endpointString, originateArgs, parseEndpoint, type Endpoint, type ChannelVars, type OriginateRequest, type OriginateApp } from './dial-string.ts';
 export * as escape from './escape.ts';
+export { ConferenceApi, assertRoomName, assertMemberId, parseJsonList, type ConferenceRoom, type ConferenceMember, type MemberAction } from './conference.ts';

@@ -3,6 +3,7 @@ import type { Call } from '../esl/index.ts';
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { StepControl } from '../flow/call-control.ts';
 import type { MediaServer } from '../media/index.ts';
+import type { AudioService } from '../audio/index.ts';
 import type { Metrics } from '../metrics.ts';
 import type { LoadedTool } from './host.ts';
 import type { Logger } from '../log.ts';
@@ -67,6 +68,8 @@ export interface StepServices {
   readonly tools: ReadonlyMap<string, LoadedTool>;
   /** The service's Prometheus metrics, when there is a service. */
   readonly metrics?: Metrics;
+  /** Audio conversion (core/audio): now, or queued for a worker; undefined when the runner has none. */
+  readonly audio?: AudioService;
 }
 
 /** A step's result: `outcome` picks the `on:` branch; every other field is readable as `${steps.<id>.<field>}`. */

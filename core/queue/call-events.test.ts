@@ -15,6 +15,12 @@ describe('call events a worker learns from', () => {
     expect(callSignal(busy, 'sb')).toMatchObject({ answered: false, cause: 'USER_BUSY' });
   });
 
+  it('CHANNEL_PROGRESS (180) and CHANNEL_PROGRESS_MEDIA (183): ringing, nothing ended', () => {
+    for (const name of ['CHANNEL_PROGRESS', 'CHANNEL_PROGRESS_MEDIA']) {
+      expect(callSignal(new EslEvent({ 'Event-Name': name, 'Unique-ID': UUID, ...vars }), 'sb', 7)).toEqual({ jobId: 'c-1', callId: UUID, attempt: 2, at: 7, ringing: true, source: name });
+    }
+  });
+
   it('BACKGROUND_JOB of an originate: +OK answered, -ERR <cause> ended', () => {
     const arg = `{origination_uuid=${UUID},sb_flow=desk,sb_job=c-1,sb_attempt=2,sb_queue=sb}user/1001 '&socket(127.0.0.1:8084 async full)'`;
     const ok = new EslEvent({ 'Event-Name': 'BACKGROUND_JOB', 'Job-Command': 'originate', 'Job-Command-Arg': arg }, `+OK ${UUID}\n`);

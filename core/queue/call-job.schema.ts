@@ -7,6 +7,9 @@
  */
 
 const HH_MM = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
+
+/** What a job's webhook can be told: its status changes in the order a call goes through them, and its flow's steps. */
+export const WEBHOOK_EVENTS = ['queued', 'dialing', 'ringing', 'answered', 'completed', 'failed', 'retrying', 'cancelled', 'step'] as const;
 const DAY = '(mon|tue|wed|thu|fri|sat|sun)';
 
 export const callJobSchema = {
@@ -65,7 +68,21 @@ export const callJobSchema = {
       },
       description: 'Calling hours: dialled only between start (inclusive) and end (exclusive), local to timezone; end ≤ start wraps past midnight.',
     },
-    webhook: { type: 'string', maxLength: 2048, pattern: '^https?://', description: 'URL told about the job\'s state changes (delivery is the webhook layer\'s).' },
+    webhook: {
+      anyOf: [
+        { type: 'string', maxLength: 2048, pattern: '^https?://' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { type: 'string', maxLength: 2048, pattern: '^https?://' },
+            events: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: WEBHOOK_EVENTS }, description: 'The events to send (default: every status event, no `step`).' },
+          },
+        },
+      ],
+      description: 'URL that receives signed status events (queued, dialing, ringing, answered, completed, failed, retrying, cancelled) as JSON POSTs; or `{ url, events }` to choose them, `step` included for one event per flow step of the answered call (core/webhooks/README.md).',
+    },
     idempotencyKey: { type: 'string', minLength: 1, maxLength: 200, description: 'The same key always gives the same job; a second add never creates a second call.' },
   },
 } as const;

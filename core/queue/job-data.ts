@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
+import type { BatchRef } from './batch-keys.ts';
 import type { CallJob } from './call-job.schema.ts';
 import type { CallState } from './store.ts';
 
@@ -8,6 +9,8 @@ export interface CallJobData {
   /** The origination uuid, chosen when the job was created and the same for every attempt. */
   callId: string;
   job: CallJob;
+  /** Set when the job was made from a batch row: the worker holds it while the batch is paused. */
+  batch?: BatchRef;
 }
 
 /** A finished job's return value. */
@@ -28,10 +31,11 @@ export const DEFAULT_RETENTION_SEC = 7 * 24 * 3600;
  * moveToDelayed, which costs no BullMQ attempt); BullMQ's attempts only cover an unexpected
  * error in the worker itself, which is safe to rerun because every step checks the record first.
  */
-export function bullJobOptions(jobId: string, delayMs: number, retentionSec: number): JobsOptions {
+export function bullJobOptions(jobId: string, delayMs: number, retentionSec: number, priority?: number): JobsOptions {
   return {
     jobId,
     delay: delayMs,
+    ...(priority !== undefined ? { priority } : {}),
     attempts: 5,
     backoff: { type: 'exponential', delay: 2000 },
     removeOnComplete: { age: retentionSec },
@@ -44,6 +48,12 @@ export function jobIdFor(idempotencyKey: string | undefined): string {
   if (idempotencyKey === undefined) return `c-${randomUUID()}`;
   return `k-${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40)}`;
 }
+
+/**
+ * BullMQ priority of batch call jobs. BullMQ takes jobs without a priority first, so a call
+ * queued on its own (REST, CLI) is not stuck behind the thousands of rows of a running batch.
+ */
+export const BATCH_JOB_PRIORITY = 10;
 
 /** Causes retried when a job has attempts > 1 and no retryOn of its own. */
 export const DEFAULT_RETRY_ON: readonly string[] = ['USER_BUSY', 'NO_ANSWER', 'NO_USER_RESPONSE', 'NORMAL_TEMPORARY_FAILURE', 'NORMAL_CIRCUIT_CONGESTION', 'SWITCH_CONGESTION'];

@@ -2,9 +2,11 @@ import { Queue } from 'bullmq';
 import { SwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { CallJob } from './call-job.schema.ts';
-import { BULL_JOB_NAME, DEFAULT_RETENTION_SEC, bullJobOptions, jobIdFor, type CallJobData, type CallOutcome } from './job-data.ts';
-import { CALL_QUEUE_NAME, DEFAULT_PREFIX, ScriptClient, checkPrefix, connectionOptions, type QueueConnection } from './redis.ts';
+import { BatchKeys, batchJobId, batchOfJob, type BatchRef } from './batch-keys.ts';
+import { BATCH_JOB_PRIORITY, BULL_JOB_NAME, DEFAULT_RETENTION_SEC, bullJobOptions, jobIdFor, type CallJobData, type CallOutcome } from './job-data.ts';
+import { CALL_QUEUE_NAME, DEFAULT_PREFIX, ScriptClient, checkPrefix, connectionOptions, type ConnectionRole, type QueueConnection } from './redis.ts';
 import { CallStore, STORE_SCRIPTS, TERMINAL_STATES, type CallState, type TimelineEntry } from './store.ts';
+import { notify, type CallJobListener } from './job-events.ts';
 import { jobFingerprint, validateCallJob } from './validate.ts';
 import { earliestStart } from './window.ts';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +20,10 @@ export interface CallQueueOptions {
   retentionSec?: number;
   /** How long a call waits for the first connection to Redis before SB_QUEUE_UNAVAILABLE. Default 5000. */
   connectTimeoutMs?: number;
+  /** Told when a job is queued or cancelled here (webhooks: core/webhooks). */
+  onEvent?: CallJobListener;
+  /** `worker` inside a worker (batch expansion): waits for Redis to come back instead of failing fast. Default `producer`. */
+  role?: ConnectionRole;
 }
 
 export interface AddResult {
@@ -65,18 +71,20 @@ export class CallQueue {
   private closed = false;
   private ready = false;
   private readonly connectTimeoutMs: number;
+  private readonly onEvent: CallJobListener | undefined;
 
   constructor(options: CallQueueOptions) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.onEvent = options.onEvent;
     this.prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
     this.log = options.logger.child({ component: 'call-queue' });
     this.retentionSec = options.retentionSec ?? DEFAULT_RETENTION_SEC;
     this.queue = new Queue<CallJobData, CallOutcome, string>(CALL_QUEUE_NAME, {
-      connection: connectionOptions(options.connection, 'producer'),
+      connection: connectionOptions(options.connection, options.role ?? 'producer'),
       prefix: this.prefix,
     });
     this.queue.on('error', (err) => this.log.warn({ err: err.message }, 'call queue: Redis error'));
-    this.redis = new ScriptClient(options.connection, STORE_SCRIPTS, 'producer');
+    this.redis = new ScriptClient(options.connection, STORE_SCRIPTS, options.role ?? 'producer');
     // The record outlives BullMQ's copy by a day, so an idempotency key never maps to two call ids.
     this.store = new CallStore(this.redis, this.prefix, this.retentionSec + 24 * 3600);
   }
@@ -85,15 +93,17 @@ export class CallQueue {
    * Queues a call. Throws SB_QUEUE_BAD_JOB (context.pointer, context.problems) for an invalid job,
    * SB_QUEUE_IDEMPOTENCY_CONFLICT when the key was used for a different job. The same
    * idempotency key always returns the same jobId and callId and never queues a second job.
+   * `batch` (batch expansion): the job of that batch row, whose id is fixed by the row like an
+   * idempotency key; SB_BATCH_STATE when the batch was cancelled meanwhile (nothing queued).
    */
-  async add(input: CallJob): Promise<AddResult> {
+  async add(input: CallJob, options: { batch?: BatchRef } = {}): Promise<AddResult> {
     this.assertOpen('add');
     const job = validateCallJob(input);
-    return this.redisCall(() => this.addValid(job));
+    return this.redisCall(() => this.addValid(job, options.batch));
   }
 
-  private async addValid(job: CallJob): Promise<AddResult> {
-    const jobId = jobIdFor(job.idempotencyKey);
+  private async addValid(job: CallJob, batch: BatchRef | undefined): Promise<AddResult> {
+    const jobId = batch !== undefined ? batchJobId(batch) : jobIdFor(job.idempotencyKey);
     const fingerprint = jobFingerprint(job);
     const now = Date.now();
     const due = earliestStart(job, now);
@@ -104,19 +114,24 @@ export class CallQueue {
       entry.until = new Date(due).toISOString();
     }
     const made = await this.store.create(
-      { jobId, callId: randomUUID(), fingerprint, job, maxAttempts: job.attempts ?? 1, gateway: job.gateway ?? '', nextAt: delay > 0 ? due : undefined },
+      { jobId, callId: randomUUID(), fingerprint, job, maxAttempts: job.attempts ?? 1, gateway: job.gateway ?? '', nextAt: delay > 0 ? due : undefined, ...(batch !== undefined ? { batchKey: new BatchKeys(this.prefix).batch(batch.id) } : {}) },
       entry,
     );
+    if (made.refused) throw new SwitchboardError('SB_BATCH_STATE', [batch?.id ?? '', made.state || 'gone', 'make more call jobs'], { jobId });
+    const data: CallJobData = { callId: made.callId, job, ...(batch !== undefined ? { batch } : {}) };
+    const options = bullJobOptions(jobId, delay, this.retentionSec, batch !== undefined ? BATCH_JOB_PRIORITY : undefined);
     if (!made.created) {
       if (made.fingerprint !== fingerprint) throw new SwitchboardError('SB_QUEUE_IDEMPOTENCY_CONFLICT', [job.idempotencyKey ?? jobId, jobId], { jobId });
       // A producer that died between the record and the BullMQ job left a record with no job: queue it now.
       if (made.state === 'queued' && (await this.queue.getJob(jobId)) === undefined) {
-        await this.queue.add(BULL_JOB_NAME, { callId: made.callId, job }, bullJobOptions(jobId, delay, this.retentionSec));
+        await this.queue.add(BULL_JOB_NAME, data, options);
       }
       return { jobId, callId: made.callId, created: false };
     }
-    await this.queue.add(BULL_JOB_NAME, { callId: made.callId, job }, bullJobOptions(jobId, delay, this.retentionSec));
-    this.log.info({ jobId, callId: made.callId, flow: job.flow, delayMs: delay }, 'call queued');
+    await this.queue.add(BULL_JOB_NAME, data, options);
+    // A batch logs once for its thousands of rows (batches.ts); each row's job is a debug line.
+    this.log[batch !== undefined ? 'debug' : 'info']({ jobId, callId: made.callId, flow: job.flow, delayMs: delay }, 'call queued');
+    await notify(this.onEvent, { type: 'queued', at: now, jobId, callId: made.callId, attempt: 0, maxAttempts: job.attempts ?? 1, job }, this.log);
     return { jobId, callId: made.callId, created: true };
   }
 
@@ -178,9 +193,11 @@ export class CallQueue {
       // Locked by a worker: its claim sees the cancel request and stops before dialling.
     }
     if (removed || !job) {
-      await this.store.transition(jobId, { states: ['queued', 'retrying'] }, 'cancelled', { nextAt: undefined }, { at: new Date().toISOString(), state: 'cancelled', note: 'cancelled before dialling' });
+      const r = await this.store.transition(jobId, { states: ['queued', 'retrying'] }, 'cancelled', { nextAt: undefined }, { at: new Date().toISOString(), state: 'cancelled', note: 'cancelled before dialling' });
+      const rec = r.ok && this.onEvent ? await this.store.read(jobId) : undefined;
+      if (rec) await notify(this.onEvent, { type: 'cancelled', at: Date.now(), jobId, callId: rec.callId, attempt: rec.attempt, maxAttempts: rec.maxAttempts, job: rec.job }, this.log);
     }
-    this.log.info({ jobId, removed }, 'call job cancelled');
+    this.log[batchOfJob(jobId) !== undefined ? 'debug' : 'info']({ jobId, removed }, 'call job cancelled');
     return true;
   }
 

@@ -8,6 +8,8 @@ import type { Metrics } from '../metrics.ts';
  */
 export interface QueueMetrics {
   originates: Counter<'cause'>;
+  /** Originates sent, by pacing gateway ('' when only the global limits apply): rate() is the CPS FreeSWITCH sees. */
+  dials: Counter<'gateway'>;
   addDepthSource(queue: string, read: () => Promise<number>): () => void;
 }
 
@@ -22,6 +24,12 @@ export function queueMetrics(metrics: Metrics): QueueMetrics {
     name: 'switchboard_originate_total',
     help: 'Outbound call attempts by FreeSWITCH hangup cause (SUCCESS when answered).',
     labelNames: ['cause'],
+    registers: [registry],
+  });
+  const dials = new Counter({
+    name: 'switchboard_dials_total',
+    help: 'Outbound originates sent to FreeSWITCH, by gateway (empty: no per-gateway limit); rate() is calls started per second.',
+    labelNames: ['gateway'],
     registers: [registry],
   });
   new Gauge({
@@ -45,6 +53,7 @@ export function queueMetrics(metrics: Metrics): QueueMetrics {
   });
   const made: QueueMetrics = {
     originates,
+    dials,
     addDepthSource(queue, read) {
       let set = sources.get(queue);
       if (!set) sources.set(queue, (set = new Set()));

@@ -5,7 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { isSwitchboardError } from '../errors.ts';
 import { silentLogger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
-import { freshPrefix, originatesFor, startHarness, until, type Harness } from './fixtures/harness.ts';
+import { finished, freshPrefix, originatesFor, startHarness, type Harness } from './fixtures/harness.ts';
 import { CallQueue } from './producer.ts';
 
 let h: Harness;
@@ -17,13 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function finished(queue: CallQueue, jobId: string, timeoutMs = 10_000) {
-  return until(async () => {
-    const s = await queue.get(jobId);
-    return s && ['completed', 'failed', 'cancelled'].includes(s.state) ? s : undefined;
-  }, timeoutMs, `job ${jobId} to finish`);
-}
 
 describe('the producer without Redis', () => {
   it('fails fast with SB_QUEUE_UNAVAILABLE (503) instead of hanging, and queues nothing for later', async () => {

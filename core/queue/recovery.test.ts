@@ -3,8 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshPrefix, originatesFor, startHarness, until, type Harness } from './fixtures/harness.ts';
-import type { CallQueue } from './producer.ts';
+import { finished, freshPrefix, originatesFor, startHarness, until, type Harness } from './fixtures/harness.ts';
 import { STORE_SCRIPTS, CallStore } from './store.ts';
 import { ScriptClient } from './redis.ts';
 
@@ -54,13 +53,6 @@ function kill(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve());
     child.kill('SIGKILL');
   });
-}
-
-async function finished(queue: CallQueue, jobId: string, timeoutMs = 15_000) {
-  return until(async () => {
-    const s = await queue.get(jobId);
-    return s && ['completed', 'failed', 'cancelled'].includes(s.state) ? s : undefined;
-  }, timeoutMs, `job ${jobId} to finish`);
 }
 
 describe('never dial twice', () => {

@@ -1,3 +1,4 @@
+import { BATCH_COUNTERS_LUA } from './batch-counters.ts';
 import type { CallJob } from './call-job.schema.ts';
 import { GLOBAL_BUCKET, QueueKeys, gatewayBucket, type Script, type ScriptClient } from './redis.ts';
 
@@ -57,16 +58,29 @@ export interface CallRecord {
   answers: Map<number, number>;
 }
 
+/**
+ * Creates the record unless it exists ({0, …} with the existing one). ARGV[11], when not empty,
+ * is the hash key of the job's batch: no job is made for a cancelled (or vanished) batch ({-2}),
+ * and the batch counts the new job.
+ */
 const CREATE: Script = {
   name: 'sbqCreate',
   keys: 2,
-  lua: `
+  lua: `${BATCH_COUNTERS_LUA}
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {0, redis.call('HGET', KEYS[1], 'callId') or '', redis.call('HGET', KEYS[1], 'fingerprint') or '', redis.call('HGET', KEYS[1], 'state') or ''}
+end
+if ARGV[11] ~= '' then
+  local bs = redis.call('HGET', ARGV[11], 'state')
+  if not bs or bs == 'cancelled' then return {-2, '', '', bs or ''} end
 end
 redis.call('HSET', KEYS[1], 'jobId', ARGV[3], 'callId', ARGV[4], 'fingerprint', ARGV[5], 'data', ARGV[6], 'maxAttempts', ARGV[7],
   'gw', ARGV[8], 'state', 'queued', 'attempt', '0', 'dials', '0', 'createdAt', ARGV[1], 'updatedAt', ARGV[1])
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'nextAt', ARGV[9]) end
+if ARGV[11] ~= '' then
+  redis.call('HSET', KEYS[1], 'bkey', ARGV[11])
+  sbqBatchCount(KEYS[1], '', 'queued', ARGV[1])
+end
 redis.call('RPUSH', KEYS[2], ARGV[10])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
@@ -82,13 +96,14 @@ return {1, ARGV[4], ARGV[5], 'queued'}
 const TRANSITION: Script = {
   name: 'sbqTransition',
   keys: 2,
-  lua: `
+  lua: `${BATCH_COUNTERS_LUA}
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then return {-1, '', ''} end
 local at = redis.call('HGET', KEYS[1], 'attempt') or '0'
 if ARGV[3] ~= '*' and not string.find(',' .. ARGV[3] .. ',', ',' .. st .. ',', 1, true) then return {0, st, at} end
 if ARGV[4] ~= '*' and ARGV[4] ~= at then return {0, st, at} end
 redis.call('HSET', KEYS[1], 'state', ARGV[5], 'updatedAt', ARGV[1])
+sbqBatchCount(KEYS[1], st, ARGV[5], ARGV[1])
 for i = 7, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
@@ -107,18 +122,30 @@ return {1, ARGV[5], redis.call('HGET', KEYS[1], 'attempt') or '0'}
 /**
  * The dial claim: queued|retrying with attempt ARGV[3]−1 and no cancel request → dialing with
  * attempt ARGV[3]. Atomic, so of two workers holding the same job (a stalled one that woke up)
- * only one can ever send the originate. {1} claimed, {2} a cancel was requested, {0, state} not.
+ * only one can ever send the originate. {1} claimed, {2} a cancel was requested (or the job's
+ * batch was cancelled), {3} the job's batch is paused (the job, ARGV[7], joins the batch's held
+ * set), {0, state} not.
  */
 const CLAIM: Script = {
   name: 'sbqClaim',
   keys: 2,
-  lua: `
+  lua: `${BATCH_COUNTERS_LUA}
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then return {-1, ''} end
 if st ~= 'queued' and st ~= 'retrying' then return {0, st} end
 if tonumber(redis.call('HGET', KEYS[1], 'attempt') or '0') ~= tonumber(ARGV[3]) - 1 then return {0, st} end
 if redis.call('HGET', KEYS[1], 'cancel') == '1' then return {2, st} end
+local b = redis.call('HGET', KEYS[1], 'bkey')
+if b then
+  local bs = redis.call('HGET', b, 'state')
+  if bs == 'cancelled' then return {2, st} end
+  if bs == 'paused' then
+    redis.call('SADD', b .. ':held', ARGV[7])
+    return {3, st}
+  end
+end
 redis.call('HSET', KEYS[1], 'state', 'dialing', 'attempt', ARGV[3], 'worker', ARGV[4], 'gw', ARGV[6], 'updatedAt', ARGV[1])
+sbqBatchCount(KEYS[1], st, 'dialing', ARGV[1])
 redis.call('HDEL', KEYS[1], 'nextAt')
 redis.call('HINCRBY', KEYS[1], 'dials', 1)
 redis.call('RPUSH', KEYS[2], ARGV[5])
@@ -198,7 +225,11 @@ export class CallStore {
     return this.retentionSec + extra;
   }
 
-  async create(rec: { jobId: string; callId: string; fingerprint: string; job: CallJob; maxAttempts: number; gateway: string; nextAt: number | undefined }, entry: TimelineEntry): Promise<{ created: boolean; callId: string; fingerprint: string; state: CallState }> {
+  /** `refused`: the job's batch (`batchKey`) is cancelled or gone, so no record was made. */
+  async create(
+    rec: { jobId: string; callId: string; fingerprint: string; job: CallJob; maxAttempts: number; gateway: string; nextAt: number | undefined; batchKey?: string },
+    entry: TimelineEntry,
+  ): Promise<{ created: boolean; refused: boolean; callId: string; fingerprint: string; state: CallState }> {
     const now = Date.now();
     const [created, callId, fingerprint, state] = await this.redis.run<[number, string, string, string]>(CREATE, [this.keys.call(rec.jobId), this.keys.timeline(rec.jobId)], [
       now,
@@ -211,8 +242,9 @@ export class CallStore {
       rec.gateway,
       rec.nextAt ?? '',
       JSON.stringify(entry),
+      rec.batchKey ?? '',
     ]);
-    return { created: created === 1, callId, fingerprint, state: state as CallState };
+    return { created: created === 1, refused: created === -2, callId, fingerprint, state: state as CallState };
   }
 
   async read(jobId: string): Promise<CallRecord | undefined> {
@@ -288,10 +320,10 @@ export class CallStore {
     return { ok: false, state: ok === -1 ? undefined : (state as CallState), attempt: Number(attempt) || 0 };
   }
 
-  /** 'claimed', 'cancelled' (a cancel was requested: nothing dialled), or 'lost' (someone else moved the state). */
-  async claim(jobId: string, attempt: number, worker: string, gateway: string, entry: TimelineEntry): Promise<'claimed' | 'cancel' | 'lost'> {
-    const [code] = await this.redis.run<[number, string]>(CLAIM, [this.keys.call(jobId), this.keys.timeline(jobId)], [Date.now(), this.retentionSec, attempt, worker, JSON.stringify(entry), gateway]);
-    return code === 1 ? 'claimed' : code === 2 ? 'cancel' : 'lost';
+  /** 'claimed', 'cancel' (a cancel was requested: nothing dialled), 'held' (its batch is paused), or 'lost' (someone else moved the state). */
+  async claim(jobId: string, attempt: number, worker: string, gateway: string, entry: TimelineEntry): Promise<'claimed' | 'cancel' | 'held' | 'lost'> {
+    const [code] = await this.redis.run<[number, string]>(CLAIM, [this.keys.call(jobId), this.keys.timeline(jobId)], [Date.now(), this.retentionSec, attempt, worker, JSON.stringify(entry), gateway, jobId]);
+    return code === 1 ? 'claimed' : code === 2 ? 'cancel' : code === 3 ? 'held' : 'lost';
   }
 
   /** Records what an event said about an attempt; returns whether anything was new. */

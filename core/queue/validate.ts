@@ -25,7 +25,8 @@ function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-function fromAjv(err: ErrorObject): JobProblem {
+/** An ajv error as a problem with a JSON pointer (also used for batch settings and rows). */
+export function fromAjv(err: ErrorObject): JobProblem {
   const params = err.params as Record<string, unknown>;
   let pointer = err.instancePath;
   // An error about a property name (propertyNames) points at that property.
@@ -101,7 +102,10 @@ export function jobProblems(input: unknown): JobProblem[] {
       problems.push({ pointer: '/window/days', message: unsafeMessage(err) });
     }
   }
-  if (job.webhook !== undefined && !URL.canParse(job.webhook)) problems.push({ pointer: '/webhook', message: 'is not a URL' });
+  if (job.webhook !== undefined) {
+    const url = typeof job.webhook === 'string' ? job.webhook : job.webhook.url;
+    if (!URL.canParse(url)) problems.push({ pointer: typeof job.webhook === 'string' ? '/webhook' : '/webhook/url', message: 'is not a URL' });
+  }
   if ((job.retryOn !== undefined || job.backoff !== undefined) && (job.attempts ?? 1) === 1) {
     // Harmless but almost certainly a mistake: say so rather than silently never retrying.
     problems.push({ pointer: '/attempts', message: 'must be more than 1 when retryOn or backoff is given' });

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { isSwitchboardError } from '../errors.ts';
@@ -8,9 +9,11 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { CALL_EVENTS, VAR_ATTEMPT, VAR_FLOW, VAR_JOB, VAR_QUEUE, callSignal } from './call-events.ts';
 import { DEFAULT_RETENTION_SEC, DEFAULT_RETRY_ON, backoffMs, type CallJobData, type CallOutcome } from './job-data.ts';
+import { notify, type CallJobEvent, type CallJobListener, type CallJobEventType } from './job-events.ts';
 import { PACING_SCRIPTS, Pacer, checkPacing, type PacingOptions } from './pacing.ts';
 import { queueMetrics, type QueueMetrics } from './queue-metrics.ts';
 import { CALL_QUEUE_NAME, DEFAULT_PREFIX, ScriptClient, checkPrefix, connectionOptions, type QueueConnection } from './redis.ts';
+import { BATCH_SCRIPTS, BatchStore } from './batch-store.ts';
 import { CallStore, STORE_SCRIPTS, leaseMember, type AttemptEnd, type CallRecord, type CallState, type TimelineEntry } from './store.ts';
 import { jobEndpoint } from './validate.ts';
 import { earliestStart } from './window.ts';
@@ -24,12 +27,14 @@ export interface CallWorkerTiming {
   leaseMs?: number;
   /** While a call is in progress, how often `uuid_exists` double-checks a hangup event was not missed. Default 15 000. */
   hangupPollMs?: number;
-  /** Added to the 1 s rate window, for jitter between the decision and FreeSWITCH receiving the originate. Default 100. */
+  /** Added to the 1 s rate window, for jitter between the decision and FreeSWITCH receiving the originate. Default 40. */
   rateMarginMs?: number;
   /** A recovered job whose call is not found waits this long for a late event before concluding. Default 3000. */
   recoveryGraceMs?: number;
   /** How long a job waits in hand for a saturated gateway before going back to the queue (so other gateways' jobs can run). Default 10 000. */
   gatewayWaitMs?: number;
+  /** A call of a paused batch is put aside this long, then looks again (resume releases it at once; this is the safety net). Default 300 000. */
+  batchHoldMs?: number;
 }
 
 export interface CallWorkerOptions {
@@ -52,6 +57,8 @@ export interface CallWorkerOptions {
   domain?: string;
   retentionSec?: number;
   timing?: CallWorkerTiming;
+  /** Told about each status change this worker records, and about ringing (webhooks: core/webhooks). */
+  onEvent?: CallJobListener;
 }
 
 /** Thrown inside the state machine to leave the processor after the job was moved to delayed. */
@@ -86,6 +93,9 @@ interface Watch {
   ended: Promise<AttemptEnd>;
   settle(end: AttemptEnd): void;
   onAnswer: (() => void) | undefined;
+  /** Called on the attempt's first CHANNEL_PROGRESS / _MEDIA (set by the run that dials it). */
+  onRinging: (() => void) | undefined;
+  rang: boolean;
 }
 
 interface Ctx {
@@ -117,6 +127,8 @@ export class CallWorker {
   private readonly log: Logger;
   private readonly redis: ScriptClient;
   private readonly store: CallStore;
+  /** Pause and cancel of the batches jobs were made from. */
+  private readonly batches: BatchStore;
   private readonly pacer: Pacer;
   private readonly metrics: QueueMetrics | undefined;
   private readonly timing: Required<CallWorkerTiming>;
@@ -145,14 +157,18 @@ export class CallWorker {
       stalledIntervalMs: t.stalledIntervalMs ?? 30_000,
       leaseMs: t.leaseMs ?? 60_000,
       hangupPollMs: t.hangupPollMs ?? 15_000,
-      rateMarginMs: t.rateMarginMs ?? 100,
+      rateMarginMs: t.rateMarginMs ?? 40,
       recoveryGraceMs: t.recoveryGraceMs ?? 3000,
       gatewayWaitMs: t.gatewayWaitMs ?? 10_000,
+      batchHoldMs: t.batchHoldMs ?? 300_000,
     };
     this.concurrency = options.concurrency ?? options.pacing.maxConcurrent + Math.max(2, Math.ceil(options.pacing.cps));
-    this.redis = new ScriptClient(options.connection, [...STORE_SCRIPTS, ...PACING_SCRIPTS], 'worker');
+    this.redis = new ScriptClient(options.connection, [...STORE_SCRIPTS, ...PACING_SCRIPTS, ...BATCH_SCRIPTS], 'worker');
+    this.batches = new BatchStore(this.redis, this.prefix);
     this.store = new CallStore(this.redis, this.prefix, (options.retentionSec ?? DEFAULT_RETENTION_SEC) + 24 * 3600);
     this.pacer = new Pacer(this.redis, this.prefix, options.pacing, 1000 + this.timing.rateMarginMs, this.timing.leaseMs);
+    // Every job in hand waiting for a pacing slot listens for close: hundreds at once is normal.
+    setMaxListeners(0, this.closeCtl.signal);
     this.metrics = options.metrics ? queueMetrics(options.metrics) : undefined;
   }
 
@@ -218,6 +234,14 @@ export class CallWorker {
     const sig = callSignal(ev, this.prefix);
     if (!sig) return;
     const watch = this.watches.get(sig.callId);
+    if (sig.ringing) {
+      // Ringing changes nothing in the record: only the run that dialled the call reports it.
+      if (watch && watch.attempt === sig.attempt && !watch.rang) {
+        watch.rang = true;
+        watch.onRinging?.();
+      }
+      return;
+    }
     if (watch && watch.attempt === sig.attempt) {
       if (sig.answered && watch.answeredAt === undefined) {
         watch.answeredAt = sig.at;
@@ -255,6 +279,8 @@ export class CallWorker {
         settle(end);
       },
       onAnswer: undefined,
+      onRinging: undefined,
+      rang: false,
     };
     this.watches.set(callId, w);
     return w;
@@ -271,7 +297,8 @@ export class CallWorker {
       endpoint = jobEndpoint(job.data.job, this.endpointDefaults());
     } catch (err) {
       const cause = 'SB_QUEUE_BAD_JOB';
-      await this.store.transition(jobId, { states: ['queued', 'retrying'] }, 'failed', { cause }, this.entry('failed', { cause, note: (err as Error).message }));
+      const r = await this.store.transition(jobId, { states: ['queued', 'retrying'] }, 'failed', { cause }, this.entry('failed', { cause, note: (err as Error).message }));
+      if (r.ok) await notify(this.options.onEvent, { type: 'failed', at: Date.now(), jobId, callId, attempt: 0, maxAttempts: job.data.job.attempts ?? 1, cause, job: job.data.job }, log);
       throw new UnrecoverableError(cause);
     }
     const ctx: Ctx = { job, token, jobId, callId, log, watch: undefined, recoveredNoted: false, gateway: endpoint.kind === 'gateway' ? endpoint.gateway : '', endpoint };
@@ -320,8 +347,15 @@ export class CallWorker {
   /** queued / retrying: wait until due, take a pacing slot, claim the attempt, dial. */
   private async dialStep(ctx: Ctx, rec: CallRecord): Promise<void> {
     if (rec.cancelRequested) {
-      await this.store.transition(ctx.jobId, { states: ['queued', 'retrying'] }, 'cancelled', { nextAt: undefined }, this.entry('cancelled', { note: 'cancelled before dialling' }));
+      await this.cancelled(ctx, rec);
       return;
+    }
+    const batch = ctx.job.data.batch;
+    if (batch !== undefined) {
+      // Before a pacing slot is taken: a paused batch's calls must not use up the rate.
+      const gate = await this.batches.gate(batch.id, ctx.jobId);
+      if (gate === 'cancelled') return this.cancelled(ctx, rec);
+      if (gate === 'held') await this.holdForBatch(ctx, rec, batch.id);
     }
     const now = Date.now();
     const due = earliestStart(rec.job, Math.max(now, rec.state === 'retrying' ? (rec.nextAt ?? now) : now));
@@ -353,7 +387,9 @@ export class CallWorker {
     const claim = await this.store.claim(ctx.jobId, attempt, this.name, ctx.gateway, this.entry('dialing', { attempt }));
     if (claim !== 'claimed') {
       await this.releaseSlot(ctx.gateway, member);
-      if (claim === 'cancel') await this.store.transition(ctx.jobId, { states: ['queued', 'retrying'] }, 'cancelled', { nextAt: undefined }, this.entry('cancelled', { note: 'cancelled before dialling' }));
+      if (claim === 'cancel') await this.cancelled(ctx, rec);
+      // Paused while this job waited for its slot (the claim is the exact gate).
+      if (claim === 'held' && batch !== undefined) await this.holdForBatch(ctx, rec, batch.id);
       return;
     }
     await this.dial(ctx, rec, attempt, member);
@@ -397,9 +433,13 @@ export class CallWorker {
     ctx.watch = watch;
     const log = ctx.log.child({ attempt });
     this.progress(ctx, 'dialing', attempt);
+    // Not awaited: nothing may come between the claim and the originate (see dialStep).
+    void this.notify(ctx, rec, 'dialing', attempt);
+    watch.onRinging = () => void this.notify(ctx, rec, 'ringing', attempt);
     const stopRenew = this.renewWhile(ctx.gateway, member);
     let result: OriginateResult | undefined;
     let failure: unknown;
+    this.metrics?.dials.inc({ gateway: ctx.gateway });
     const originate = this.options.esl.originate({
       uuid: ctx.callId,
       endpoint: ctx.endpoint,
@@ -434,7 +474,7 @@ export class CallWorker {
     }
     if (result?.ok) {
       watch.answeredAt ??= Date.now();
-      await this.markAnswered(ctx, attempt, watch.answeredAt, 'originate');
+      await this.markAnswered(ctx, rec, attempt, watch.answeredAt, 'originate');
       return;
     }
     if (result && !result.ok) {
@@ -488,7 +528,7 @@ export class CallWorker {
       await this.pacer.renew(ctx.gateway || rec.gateway, member, true);
     }
     // Answered while nobody held the job (another worker heard CHANNEL_ANSWER and recorded it).
-    if (rec.answers.has(attempt) && rec.state === 'dialing') await this.markAnswered(ctx, attempt, rec.answers.get(attempt) as number, 'event');
+    if (rec.answers.has(attempt) && rec.state === 'dialing') await this.markAnswered(ctx, rec, attempt, rec.answers.get(attempt) as number, 'event');
     const end = await this.waitForEnd(ctx, rec, attempt, member, watch);
     if (end) await this.endAttempt(ctx, rec, attempt, end, false);
   }
@@ -514,7 +554,7 @@ export class CallWorker {
   /** Resolves with the end of the call; hands the job back (throws) when closing; undefined to re-read the record. */
   private async waitForEnd(ctx: Ctx, rec: CallRecord, attempt: number, member: string, watch: Watch): Promise<AttemptEnd | undefined> {
     const stopRenew = this.renewWhile(ctx.gateway || rec.gateway, member);
-    watch.onAnswer = () => void this.markAnswered(ctx, attempt, watch.answeredAt ?? Date.now(), 'event').catch(() => {});
+    watch.onAnswer = () => void this.markAnswered(ctx, rec, attempt, watch.answeredAt ?? Date.now(), 'event').catch(() => {});
     try {
       for (;;) {
         if (watch.end) return watch.end;
@@ -540,12 +580,13 @@ export class CallWorker {
     }
   }
 
-  private async markAnswered(ctx: Ctx, attempt: number, at: number, by: string): Promise<void> {
+  private async markAnswered(ctx: Ctx, rec: CallRecord, attempt: number, at: number, by: string): Promise<void> {
     const r = await this.store.transition(ctx.jobId, { states: ['dialing'], attempt }, 'answered', { answeredAt: at }, this.entry('answered', { attempt, note: by === 'event' ? 'answer seen in CHANNEL_ANSWER' : undefined }));
     if (r.ok) {
       this.metrics?.originates.inc({ cause: 'SUCCESS' });
       this.progress(ctx, 'answered', attempt);
       ctx.log.info({ attempt }, 'answered');
+      await this.notify(ctx, rec, 'answered', attempt);
     }
   }
 
@@ -563,15 +604,19 @@ export class CallWorker {
       if (r.ok) {
         this.progress(ctx, 'completed', attempt, end.cause);
         ctx.log.info({ attempt, cause: end.cause }, 'call completed');
+        if (fromDialing.ok) await this.notify(ctx, rec, 'answered', attempt, { at: fields.answeredAt });
+        await this.notify(ctx, rec, 'completed', attempt, { cause: end.cause, answeredAt: fields.answeredAt });
       }
       return;
     }
     const retryOn = rec.job.retryOn ?? DEFAULT_RETRY_ON;
     const retry = !noRetry && attempt < rec.maxAttempts && retryOn.includes(end.cause);
     let r;
+    let nextAt: number | undefined;
+    const decidedAt = Date.now();
     // Only from dialing: a call marked answered meanwhile is never retried (the loop re-reads it).
     if (retry) {
-      const nextAt = Date.now() + backoffMs(rec.job, attempt);
+      nextAt = decidedAt + backoffMs(rec.job, attempt);
       r = await this.store.transition(ctx.jobId, { states: ['dialing'], attempt }, 'retrying', { cause: end.cause, nextAt }, this.entry('retrying', { attempt, cause: end.cause, until: new Date(nextAt).toISOString() }), nextAt);
     } else {
       r = await this.store.transition(ctx.jobId, { states: ['dialing'], attempt }, 'failed', { cause: end.cause, endedAt: end.at, nextAt: undefined }, this.entry('failed', { attempt, cause: end.cause }));
@@ -580,7 +625,33 @@ export class CallWorker {
       this.metrics?.originates.inc({ cause: end.cause });
       this.progress(ctx, retry ? 'retrying' : 'failed', attempt, end.cause);
       ctx.log.info({ attempt, cause: end.cause, retry }, retry ? 'attempt failed; will retry' : 'call failed');
+      await this.notify(ctx, rec, retry ? 'retrying' : 'failed', attempt, { at: decidedAt, cause: end.cause, ...(nextAt !== undefined ? { nextAttemptAt: nextAt } : {}) });
     }
+  }
+
+  /** A job cancelled before dialling: recorded, and reported when this run recorded it. */
+  private async cancelled(ctx: Ctx, rec: CallRecord): Promise<void> {
+    const r = await this.store.transition(ctx.jobId, { states: ['queued', 'retrying'] }, 'cancelled', { nextAt: undefined }, this.entry('cancelled', { note: 'cancelled before dialling' }));
+    if (r.ok) await this.notify(ctx, rec, 'cancelled', rec.attempt);
+  }
+
+  private notify(ctx: Ctx, rec: CallRecord, type: CallJobEventType, attempt: number, extra: Partial<Pick<CallJobEvent, 'at' | 'cause' | 'nextAttemptAt' | 'answeredAt'>> = {}): Promise<void> {
+    return notify(this.options.onEvent, { type, at: Date.now(), jobId: ctx.jobId, callId: ctx.callId, attempt, maxAttempts: rec.maxAttempts, job: rec.job, ...extra }, ctx.log);
+  }
+
+  /**
+   * Puts aside a call of a paused batch (it is in the batch's held set, which resume releases)
+   * and leaves the processor. The record keeps its nextAt (a retry's backoff still applies after
+   * the resume). A resume between the gate and the move could not release it: checked here again.
+   */
+  private async holdForBatch(ctx: Ctx, rec: CallRecord, batchId: string): Promise<never> {
+    const until = Date.now() + this.timing.batchHoldMs;
+    const note = 'held: the batch is paused';
+    const last = await this.store.timeline(ctx.jobId).then((t) => t.at(-1), () => undefined);
+    if (last?.note !== note) await this.store.transition(ctx.jobId, { states: [rec.state], attempt: rec.attempt }, rec.state, {}, this.entry(rec.state, { note }), until);
+    await ctx.job.moveToDelayed(until, ctx.token);
+    if ((await this.batches.state(batchId)) !== 'paused') await ctx.job.promote().catch(() => {});
+    throw new Delayed();
   }
 
   /** Moves the job to delayed until `until` (recording why) and leaves the processor. */

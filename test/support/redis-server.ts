@@ -1,5 +1,5 @@
-// A real redis-server for tests: started on a free loopback port with persistence off and
-// `noeviction` (what BullMQ requires), stopped in afterAll. Never a mock.
+// A real redis-server for tests: started on a free loopback port with persistence off (unless
+// asked for) and `noeviction` (what BullMQ requires), stopped in afterAll. Never a mock.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
@@ -13,15 +13,24 @@ export interface RedisServer {
   readonly port: number;
   /** `redis://127.0.0.1:<port>` */
   readonly url: string;
+  /** The running redis-server (a new one after `restart()`). */
   readonly process: ChildProcess;
   /** Sends one command over a fresh connection and resolves with the raw RESP reply. */
   command(...args: string[]): Promise<string>;
+  /**
+   * Stops redis-server (SIGTERM: it writes its data out and exits; clients see the connection
+   * drop) and starts a new one on the same port and data directory, resolving once it answers
+   * PING. With `persistence` the data survives; without, the new server starts empty.
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface StartRedisOptions {
   /** PING attempts before giving up (one every 25 ms). */
   pingAttempts?: number;
+  /** Append-only file, fsync'd on every write: nothing written is lost across `restart()`. Default off. */
+  persistence?: boolean;
 }
 
 const HOST = '127.0.0.1';
@@ -68,12 +77,18 @@ function sendCommand(port: number, args: readonly string[], timeoutMs = 1000): P
   });
 }
 
-async function startOnce(bin: string, pingAttempts: number): Promise<RedisServer | 'port-taken'> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'sb-redis-'));
+interface Spawned {
+  child: ChildProcess;
+  exited(): boolean;
+  exit: Promise<void>;
+  output(): string;
+}
+
+function spawnRedis(bin: string, port: number, dir: string, persistence: boolean): Spawned {
+  const durability = persistence ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const child = spawn(
     bin,
-    ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'],
+    ['--port', String(port), '--bind', HOST, '--save', '', ...durability, '--maxmemory-policy', 'noeviction', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -81,35 +96,57 @@ async function startOnce(bin: string, pingAttempts: number): Promise<RedisServer
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
   let exited = false;
   const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  return { child, exited: () => exited, exit, output: () => output };
+}
 
-  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
-  for (let i = 0; i < pingAttempts && !exited; i++) {
+/** true once it answers PING; false when it exited or never answered (then it is killed). */
+async function answers(s: Spawned, port: number, pingAttempts: number): Promise<boolean> {
+  for (let i = 0; i < pingAttempts && !s.exited(); i++) {
     const reply = await sendCommand(port, ['PING'], 500).catch(() => '');
-    if (reply.startsWith('+PONG')) {
-      return {
-        host: HOST,
-        port,
-        url: `redis://${HOST}:${port}`,
-        process: child,
-        command: (...args: string[]) => sendCommand(port, args),
-        stop: async () => {
-          if (!exited) {
-            child.kill('SIGTERM');
-            const killTimer = setTimeout(() => child.kill('SIGKILL'), 3000);
-            await exit;
-            clearTimeout(killTimer);
-          }
-          cleanup();
-        },
-      };
-    }
+    if (reply.startsWith('+PONG')) return true;
     await sleep(25);
   }
-  if (!exited) child.kill('SIGKILL');
-  await exit;
+  if (!s.exited()) s.child.kill('SIGKILL');
+  await s.exit;
+  return false;
+}
+
+async function terminate(s: Spawned): Promise<void> {
+  if (s.exited()) return;
+  s.child.kill('SIGTERM');
+  const killTimer = setTimeout(() => s.child.kill('SIGKILL'), 3000);
+  await s.exit;
+  clearTimeout(killTimer);
+}
+
+async function startOnce(bin: string, pingAttempts: number, persistence: boolean): Promise<RedisServer | 'port-taken'> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sb-redis-'));
+  let current = spawnRedis(bin, port, dir, persistence);
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  if (await answers(current, port, pingAttempts)) {
+    return {
+      host: HOST,
+      port,
+      url: `redis://${HOST}:${port}`,
+      get process() {
+        return current.child;
+      },
+      command: (...args: string[]) => sendCommand(port, args),
+      restart: async () => {
+        await terminate(current);
+        current = spawnRedis(bin, port, dir, persistence);
+        if (!(await answers(current, port, pingAttempts))) throw new Error(`redis-server did not come back on port ${port}: ${current.output().trim() || '(no output)'}`);
+      },
+      stop: async () => {
+        await terminate(current);
+        cleanup();
+      },
+    };
+  }
   cleanup();
-  if (/address already in use/i.test(output)) return 'port-taken';
-  throw new Error(`redis-server did not answer PING on port ${port}: ${output.trim() || '(no output)'}`);
+  if (/address already in use/i.test(current.output())) return 'port-taken';
+  throw new Error(`redis-server did not answer PING on port ${port}: ${current.output().trim() || '(no output)'}`);
 }
 
 /**
@@ -120,7 +157,7 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
   const bin = findTool('redis-server') ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : undefined);
   if (!bin) throw new Error('redis-server is not installed (apt-get install redis-server; npm test installs it)');
   for (let tries = 0; tries < 3; tries++) {
-    const started = await startOnce(bin, options.pingAttempts ?? 200);
+    const started = await startOnce(bin, options.pingAttempts ?? 200, options.persistence ?? false);
     if (started !== 'port-taken') return started;
   }
   throw new Error('redis-server: no free port after 3 tries');

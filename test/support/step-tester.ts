@@ -17,6 +17,7 @@ import { MediaServer } from '../../core/media/index.ts';
 import { Metrics } from '../../core/metrics.ts';
 import { createNovaClient } from '../../core/nova/index.ts';
 import type { StepServices } from '../../core/plugins/types.ts';
+import { AudioRuntime } from '../../core/audio/index.ts';
 import { attachAudioStreams, type AudioStreams } from './audio-stream-wiring.ts';
 import { NovaEmulator, type SessionInfo, type SessionScript } from './nova-emulator/index.ts';
 import { compileFlow } from '../../core/flow/compile.ts';
@@ -73,6 +74,8 @@ export class StepHarness {
   nova: NovaEmulator | undefined;
   audio: AudioStreams | undefined;
   private services: StepServices | undefined;
+  /** With `audio: {}`: the converter steps get as services.audio (and the audio queue, with REDIS_URL in env; a worker with worker: true). */
+  audioRuntime: AudioRuntime | undefined;
 
   private constructor(
     readonly sim: FreeSwitchSim,
@@ -81,7 +84,7 @@ export class StepHarness {
     readonly config: Config,
   ) {}
 
-  static async start(options: { pluginDirs?: string[]; timeScale?: number; env?: Record<string, string>; nova?: { script?: SessionScript | ((s: SessionInfo) => SessionScript); timeScale?: number } } = {}): Promise<StepHarness> {
+  static async start(options: { pluginDirs?: string[]; timeScale?: number; env?: Record<string, string>; nova?: { script?: SessionScript | ((s: SessionInfo) => SessionScript); timeScale?: number }; audio?: { worker?: boolean } } = {}): Promise<StepHarness> {
     const config = loadConfig({ ...process.env, SB_RECORDINGS_DIR: '/tmp/switchboard-test-recordings', ...options.env });
     const host = await PluginHost.load([...config.pluginDirs, ...(options.pluginDirs ?? [])]);
     if (host.problems.length > 0) throw new Error(`plugins failed to load: ${JSON.stringify(host.problems)}`);
@@ -99,6 +102,7 @@ export class StepHarness {
       const client = createNovaClient({ endpoint: h.nova.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, logger: silentLogger });
       h.services = { media: h.media, tools: host.tools, nova: () => client, metrics: h.metrics };
     }
+    if (options.audio) harness.audioRuntime = await AudioRuntime.start({ config, logger: silentLogger, worker: options.audio.worker ?? false });
     return harness;
   }
 
@@ -113,7 +117,7 @@ export class StepHarness {
         runFlow(plan, call, {
           config: this.config,
           control: this.control,
-          services: this.services,
+          services: this.audioRuntime ? { media: undefined, tools: this.host.tools, nova: noNova, metrics: this.metrics, ...this.services, audio: this.audioRuntime } : this.services,
           logger: silentLogger,
           onTimeline: (e) => {
             timeline.push(e);
@@ -139,6 +143,7 @@ export class StepHarness {
   }
 
   async close(): Promise<void> {
+    await this.audioRuntime?.close();
     this.audio?.detach();
     await this.server.close(100);
     await this.media?.close();
@@ -148,8 +153,12 @@ export class StepHarness {
   }
 }
 
+function noNova(): never {
+  throw new Error('this StepHarness has no Nova Sonic emulator (start it with nova: {})');
+}
+
 /** Registers a vitest `describe` with one `it` per case. */
-export function testStep(name: string, cases: StepCase[], options: { pluginDirs?: string[]; timeScale?: number; onHarness?: (h: StepHarness) => void } = {}): void {
+export function testStep(name: string, cases: StepCase[], options: { pluginDirs?: string[]; timeScale?: number; audio?: { worker?: boolean }; onHarness?: (h: StepHarness) => void } = {}): void {
   describe(`step ${name}`, () => {
     let harness: StepHarness;
     beforeAll(async () => {

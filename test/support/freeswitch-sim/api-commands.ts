@@ -2,6 +2,7 @@ import type { SimChannel } from './channel.ts';
 import { parseCause } from './hangup-causes.ts';
 import type { AudioStreamAction } from './host.ts';
 import { parseOriginateArgs, separateString, ORIGINATE_SYNTAX } from './originate.ts';
+import { conferenceApi } from './conference-api.ts';
 
 /** What the api commands need from the simulator. */
 export interface ApiHost {
@@ -282,35 +283,7 @@ export const API_COMMANDS: Record<string, ApiFn> = {
     return '+OK Success\n';
   },
   uuid_audio_stream: audioStream,
-  conference: (host, arg) => {
-    const argv = separateString(arg ?? '', ' ');
-    const name = argv[0] ?? '';
-    const members = activeChannels(host).filter((c) => c.conferenceMember?.name === name && !c.hungUp);
-    if (name === 'list' || name === '') {
-      const names = [...new Set(activeChannels(host).flatMap((c) => (c.conferenceMember && !c.hungUp ? [c.conferenceMember.name] : [])))];
-      if (names.length === 0) return '+OK No active conferences.\n';
-      return names.map((n) => `+OK Conference ${n} (${activeChannels(host).filter((c) => c.conferenceMember?.name === n).length} members)\n`).join('');
-    }
-    if (members.length === 0) return `-ERR Conference ${name} not found\n`;
-    const sub = (argv[1] ?? '').toLowerCase();
-    if (sub === 'list') {
-      if ((argv[2] ?? '').toLowerCase() === 'count') return `${members.length}\n`;
-      return members
-        .map((c) => `${c.conferenceMember?.memberId};${c.name};${c.uuid};${c.vars.get('caller_id_name') ?? ''};${c.callerIdNumber};hear|speak;0;0;100;0\n`)
-        .join('');
-    }
-    if (sub === 'kick' || sub === 'hup') {
-      const who = argv[2] ?? '';
-      const targets = who === 'all' ? members : members.filter((c) => c.conferenceMember?.memberId === who);
-      if (targets.length === 0) return `-ERR Member: ${who} not found.\n`;
-      for (const c of targets) {
-        if (sub === 'hup') c.hangupNow('NORMAL_CLEARING');
-        else c.conferenceMember?.leave.abort();
-      }
-      return targets.map((c) => `+OK ${sub === 'kick' ? 'kicked' : 'hup'} ${c.conferenceMember?.memberId ?? ''}\n`).join('');
-    }
-    return '-ERR Unknown or unsupported conference command\n';
-  },
+  conference: conferenceApi,
   originate: (host, arg) => {
     if (!arg || !parseOriginateArgs(arg)) return `-USAGE: ${ORIGINATE_SYNTAX}\n`;
     return host.originate(arg);

@@ -301,13 +301,26 @@ const APPS: Record<string, App> = {
     ch.conference = name;
     const memberId = String(++conferenceMembers);
     const leave = new AbortController();
-    ch.conferenceMember = { name, memberId, leave };
+    const flags = (/\+flags\{([^}]*)\}/.exec(req.arg)?.[1] ?? '').split('|');
     const member = (action: string): Array<[string, string]> => [
       ['Conference-Name', name],
       ['Conference-Profile-Name', req.arg.split('@')[1]?.split('+')[0] ?? 'default'],
       ['Member-ID', memberId],
       ['Action', action],
     ];
+    // Members of one room instance share its conference_uuid; a room emptied and re-created gets a new one.
+    const roomUuid = [...host.channels.values()].find((c) => c.conferenceMember?.name === name && !c.hungUp)?.conferenceMember?.roomUuid ?? host.uuid();
+    ch.conferenceMember = {
+      name,
+      roomUuid,
+      memberId,
+      joinedAt: host.now(),
+      muted: flags.includes('mute'),
+      moderator: flags.includes('moderator'),
+      talking: false,
+      leave,
+      event: (action) => ch.fire('CUSTOM', { subclass: 'conference::maintenance', post: member(action) }),
+    };
     ch.fire('CUSTOM', { subclass: 'conference::maintenance', post: member('add-member') });
     await untilAborted(host, ch.signal, ch.transferSignal, leave.signal);
     ch.conferenceMember = undefined;

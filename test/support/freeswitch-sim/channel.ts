@@ -142,6 +142,24 @@ type DtmfListener = (digit: string) => boolean;
  * One call leg. The public fields are what tests read; the methods marked "far end" are how a
  * test plays the other party (press DTMF, hang up). Everything else is driven over ESL.
  */
+/** A leg's membership of a conference room (mod_conference's member). */
+export interface ConferenceMembership {
+  name: string;
+  /** The room's conference_uuid (the same for every member of one room instance). */
+  roomUuid: string;
+  memberId: string;
+  /** host.now() when the member joined. */
+  joinedAt: number;
+  /** Not allowed to speak (`+flags{mute}`, or `conference <room> mute <id>`). */
+  muted: boolean;
+  moderator: boolean;
+  /** No audio here: a test sets it to see it reported. */
+  talking: boolean;
+  leave: AbortController;
+  /** Fires conference::maintenance with this Action for the member. */
+  event(action: string): void;
+}
+
 export class SimChannel {
   readonly uuid: string;
   readonly direction: 'inbound' | 'outbound';
@@ -158,7 +176,7 @@ export class SimChannel {
   /** Conference last joined with the `conference` application (kept after leaving). */
   conference: string | undefined;
   /** Set while the leg is a member of `conference`. */
-  conferenceMember: { name: string; memberId: string; leave: AbortController } | undefined;
+  conferenceMember: ConferenceMembership | undefined;
   /** Unique-ID of the leg this one is bridged to. */
   bridgedTo: string | undefined;
   /** Socket-Mode / Control of its outbound socket, once connected. */
@@ -235,6 +253,9 @@ export class SimChannel {
   }
   get callerIdNumber(): string {
     return this.profile.callerIdNumber;
+  }
+  get callerIdName(): string {
+    return this.profile.callerIdName ?? '';
   }
   get context(): string {
     return this.profile.context;

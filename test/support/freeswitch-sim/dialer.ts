@@ -159,6 +159,7 @@ async function ringLeg(
 
   const signals = [opts.signal, race, ch.signal];
   if ('fail' in plan) {
+    if (plan.ringing) ch.ringReady();
     const finished = await host.wait(host.scaled(plan.afterMs ?? 0), ...signals);
     if (ch.hungUp) return stop(ch.hangupCause ?? plan.fail);
     if (!finished) return stop(race.aborted ? 'LOSE_RACE' : 'ORIGINATOR_CANCEL');
@@ -167,7 +168,10 @@ async function ringLeg(
   const timeoutSec = Number.parseInt(vars.get('leg_timeout') ?? vars.get('originate_timeout') ?? '', 10);
   const limitMs = (Number.isFinite(timeoutSec) && timeoutSec > 0 ? timeoutSec : opts.timeoutSec) * 1000;
   const answerAfter = Math.max(0, plan.answerAfterMs ?? 0);
-  if (answerAfter > 0) ch.ringReady();
+  if (answerAfter > 0) {
+    ch.ringReady();
+    if (plan.earlyMedia) ch.preAnswer();
+  }
   const finished = await host.wait(host.scaled(Math.min(answerAfter, limitMs)), ...signals);
   if (ch.hungUp) return stop(ch.hangupCause ?? 'NORMAL_CLEARING');
   if (!finished) return stop(race.aborted ? 'LOSE_RACE' : 'ORIGINATOR_CANCEL');

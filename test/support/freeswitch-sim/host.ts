@@ -11,8 +11,10 @@ export interface Calling {
 /**
  * What the far end does when a leg is dialled (originate or bridge): answer after a while (and
  * optionally hang up after talking `hangupAfterMs`), or fail with a hangup cause. Simulated ms.
+ * An answer after a delay rings first (180: CHANNEL_PROGRESS), with `earlyMedia` then also sends
+ * 183 (CHANNEL_PROGRESS_MEDIA); a failure rings first only with `ringing` (NO_ANSWER after a ring).
  */
-export type OriginatePlan = { answerAfterMs?: number; hangupAfterMs?: number } | { fail: string; afterMs?: number };
+export type OriginatePlan = { answerAfterMs?: number; hangupAfterMs?: number; earlyMedia?: boolean } | { fail: string; afterMs?: number; ringing?: boolean };
 
 export interface OriginateRequest {
   /** Unique-ID the new leg will have (origination_uuid when given). */

@@ -1,0 +1,41 @@
+// Short audio files made with sox itself, and what sox says about them: for the audio tests and
+// the audio benchmark. execFile with argument arrays, as everywhere.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+export interface SynthOptions {
+  seconds?: number;
+  rate?: number;
+  channels?: number;
+  /** sox output options placed before the file (e.g. ['-t', 'raw', '-e', 'signed-integer', '-b', '16']). */
+  format?: string[];
+  /** Effects after the file (default: a 440 Hz sine at -6 dBFS). */
+  effects?: string[];
+}
+
+/** Writes a test tone (or what `effects` make) to `path`. */
+export function synth(path: string, o: SynthOptions = {}): string {
+  const effects = o.effects ?? ['synth', String(o.seconds ?? 1), 'sine', '440', 'gain', '-6'];
+  execFileSync('sox', ['-n', '-r', String(o.rate ?? 8000), '-c', String(o.channels ?? 1), ...(o.format ?? []), '--no-glob', path, ...effects], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return path;
+}
+
+/** `soxi <flag> <file>`: -r rate, -c channels, -b bits, -s samples, -D duration, -e encoding. */
+export function soxi(path: string, flag: '-r' | '-c' | '-b' | '-s' | '-D' | '-e'): string {
+  return execFileSync('soxi', [flag, path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** One value of `sox <file> -n stats` (e.g. "Pk lev dB", "Length s"), for a file sox reads by its extension. */
+export function stat(path: string, name: string, inputArgs: string[] = []): number {
+  // stats prints on stderr.
+  const r = spawnSync('sox', [...inputArgs, '--no-glob', path, '-n', 'stats'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sox stats failed on ${path}: ${r.stderr}`);
+  const m = new RegExp(`^${name.replace(/ /g, '\\s')}\\s+(-?[0-9.]+)`, 'm').exec(r.stderr);
+  if (!m) throw new Error(`sox stats printed no "${name}" for ${path}: ${r.stderr}`);
+  return Number(m[1]);
+}
+
+export function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
