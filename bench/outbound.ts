@@ -1,8 +1,8 @@
 /**
  * npm run bench -- outbound
  * Outbound calls through BullMQ against a real redis-server and the FreeSWITCH simulator (real
- * time): CPS held over BENCH_SECONDS (default 30) at 10 and 50 by two workers sharing the limit
- * through Redis — achieved CPS, the largest number of originates in any 1 s window, and the most
+ * time): CPS held over BENCH_SECONDS (default 30) at 10 and 50 by two worker processes sharing the
+ * limit through Redis — achieved CPS, the largest number of originates in any 1 s window, and the most
  * calls up at once against the concurrency cap (also in a run where the cap, not the rate, is what
  * binds); a 10,000-row batch accepted over REST; REST `POST /v1/calls` throughput and latency; and 1,000
  * calls dialled by worker processes killed (SIGKILL) at random and restarted, counting numbers
@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newApiKey } from '../core/api/api-keys.ts';
 import { loadConfig } from '../core/config.ts';
-import { EslClient, EslServer } from '../core/esl/index.ts';
+import { EslServer } from '../core/esl/index.ts';
 import { silentLogger } from '../core/log.ts';
-import { CallQueue, CallWorker } from '../core/queue/index.ts';
+import { CallQueue } from '../core/queue/index.ts';
 import { Service } from '../core/service.ts';
 import { FreeSwitchSim, type SimCommand } from '../test/support/freeswitch-sim/index.ts';
 import { startRedisServer } from '../test/support/redis-server.ts';
@@ -36,7 +36,7 @@ const outbound = new EslServer({ host: '127.0.0.1', port: 0, logger: silentLogge
 const outPort = (await outbound.start()).port;
 let prefixes = 0;
 
-/** Originate times and the most legs up at once, for the calls of one queue prefix. */
+/** Originate times and the most calls up at once (originate → CHANNEL_HANGUP_COMPLETE, when the worker frees the slot), for the calls of one queue prefix. */
 function watch(prefix: string): { originates: number[]; uuids: string[]; maxUp: () => number; stop: () => void } {
   const originates: number[] = [];
   const uuids: string[] = [];
@@ -54,7 +54,7 @@ function watch(prefix: string): { originates: number[]; uuids: string[]; maxUp: 
     }
   };
   const onEvent = (e: { name: string; headers: Record<string, string> }): void => {
-    if (e.name === 'CHANNEL_DESTROY' && mine.delete(e.headers['Unique-ID'] ?? '')) up--;
+    if (e.name === 'CHANNEL_HANGUP_COMPLETE' && mine.delete(e.headers['Unique-ID'] ?? '')) up--;
   };
   sim.on('command', onCommand);
   sim.on('event', onEvent);
@@ -78,34 +78,45 @@ interface Paced {
   overCap: number;
 }
 
-/** Two in-process workers share `cps`/`cap`; calls ring 200 ms and last `holdMs`. Measured over `seconds` from the first originate. */
+/** Two worker processes share `cps`/`cap` through Redis; calls ring 200 ms and last `holdMs`. Measured over `seconds` from the first originate. */
 async function paced(cps: number, cap: number, holdMs: number, seconds: number): Promise<Paced> {
   const prefix = `bench${process.pid}-${++prefixes}`;
   sim.onOriginate((req) => (req.vars.sb_queue === prefix ? { answerAfterMs: 200, hangupAfterMs: 200 + holdMs } : undefined));
   const w = watch(prefix);
   const queue = new CallQueue({ connection: redis.url, prefix, logger: silentLogger });
-  const workers: CallWorker[] = [];
-  const clients: EslClient[] = [];
-  for (const name of ['a', 'b']) {
-    const esl = new EslClient({ host: sim.host, port: sim.port, password: 'ClueCon', logger: silentLogger });
-    await esl.start();
-    clients.push(esl);
-    const worker = new CallWorker({ connection: redis.url, prefix, name, esl, outbound: { host: '127.0.0.1', port: outPort }, logger: silentLogger, pacing: { cps: 1000, maxConcurrent: 10_000, perGateway: { bench: { cps, maxConcurrent: cap } } } });
-    await worker.start();
-    workers.push(worker);
-  }
+  const workers = [await startWorker(prefix, cps, cap), await startWorker(prefix, cps, cap)];
   const total = Math.ceil(cps * seconds * 1.1) + 10;
-  for (let i = 0; i < total; i++) await queue.add({ to: `+1555${String(i).padStart(7, '0')}`, gateway: 'bench', flow: 'bench' });
+  for (let i = 0; i < total; i++) await queue.add({ to: `+1555${String(i).padStart(7, '0')}`, flow: 'bench' });
   while (w.originates.length === 0) await sleep(10);
   const t0 = w.originates[0] as number;
   while (performance.now() - t0 < seconds * 1000) await sleep(50);
   const inWindow = w.originates.filter((t) => t - t0 < seconds * 1000);
-  for (const worker of workers) await worker.close();
-  for (const esl of clients) await esl.close();
+  for (const child of workers) await stopWorker(child);
   await queue.close();
   w.stop();
   await hangupAll();
   return { cps: round(inWindow.length / seconds), maxBurst: maxInWindow(inWindow, 1000), maxUp: w.maxUp(), overCap: Math.max(0, w.maxUp() - cap) };
+}
+
+let workerNames = 0;
+/** A CallWorker in its own process (the queue's crash-worker fixture), so the simulator's receive times here are not those of a busy worker. */
+async function startWorker(prefix: string, cps: number, cap: number): Promise<ChildProcess> {
+  const file = fileURLToPath(new URL('../core/queue/fixtures/crash-worker.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    env: { ...process.env, REDIS_URL: redis.url, ESL_HOST: sim.host, ESL_PORT: String(sim.port), OUT_PORT: String(outPort), PREFIX: prefix, WORKER_NAME: `w${++workerNames}`, CPS: String(cps), MAX_CONCURRENT: String(cap) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before ready`)));
+  });
+  return child;
+}
+
+async function stopWorker(child: ChildProcess): Promise<void> {
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await gone;
 }
 
 async function hangupAll(): Promise<void> {
@@ -154,48 +165,38 @@ async function rest(total: number): Promise<{ perSecond: number; p50: number; p9
   return { perSecond: round(total / (wall / 1000), 0), p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), batchMs: round(batchMs, 0), batchRows: rows.length };
 }
 
-/** Worker processes dial `total` calls (one attempt each) while one of them is SIGKILLed every 0.3–1.5 s and replaced. */
+/** Three worker processes dial `total` calls (one attempt each, 40 per second) while one of them is SIGKILLed every 0.3–1.5 s and replaced. */
 async function killed(total: number): Promise<{ dialled: number; duplicates: number; kills: number; finished: number }> {
   const prefix = `kill${process.pid}`;
   sim.onOriginate((req) => (req.vars.sb_queue === prefix ? { answerAfterMs: 100 + Math.random() * 400, hangupAfterMs: 600 + Math.random() * 1400 } : undefined));
   const w = watch(prefix);
   const queue = new CallQueue({ connection: redis.url, prefix, logger: silentLogger });
-  const file = fileURLToPath(new URL('../core/queue/fixtures/crash-worker.ts', import.meta.url));
-  let names = 0;
-  const start = async (): Promise<ChildProcess> => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
-      env: { ...process.env, REDIS_URL: redis.url, ESL_HOST: sim.host, ESL_PORT: String(sim.port), OUT_PORT: String(outPort), PREFIX: prefix, WORKER_NAME: `w${++names}`, CPS: '100', MAX_CONCURRENT: '200' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-      child.once('exit', (code) => reject(new Error(`worker exited (${code}) before ready`)));
-    });
-    return child;
-  };
+  const start = (): Promise<ChildProcess> => startWorker(prefix, 40, 100);
   const workers = [await start(), await start(), await start()];
   const jobs: string[] = [];
   for (let i = 0; i < total; i++) jobs.push((await queue.add({ to: `+1777${String(i).padStart(7, '0')}`, flow: 'bench', attempts: 1 })).jobId);
   let kills = 0;
-  const pending = new Set(jobs);
-  while (pending.size > 0) {
-    if (kills < 40 && w.uuids.length < total) {
+  let killing = true;
+  // While numbers are still being dialled, one worker in three dies every 0.3–1.5 s.
+  const killer = (async () => {
+    while (killing && new Set(w.uuids).size < total) {
       await sleep(300 + Math.random() * 1200);
       const i = Math.floor(Math.random() * workers.length);
-      const victim = workers[i] as ChildProcess;
-      const gone = new Promise((r) => victim.once('exit', r));
-      victim.kill('SIGKILL');
-      await gone;
+      await stopWorker(workers[i] as ChildProcess);
       kills++;
       workers[i] = await start();
-    } else {
-      await sleep(500);
     }
+  })();
+  const pending = new Set(jobs);
+  while (pending.size > 0) {
+    await sleep(500);
     for (const id of [...pending]) {
       const s = await queue.get(id);
       if (s && ['completed', 'failed', 'cancelled'].includes(s.state)) pending.delete(id);
     }
   }
+  killing = false;
+  await killer;
   for (const c of workers) c.kill('SIGKILL');
   await queue.close();
   w.stop();

@@ -30,12 +30,15 @@ export function checkPacing(p: PacingOptions): PacingOptions {
  * One atomic decision over two buckets (all calls, and the call's gateway when it has limits),
  * on Redis's clock so every worker agrees on time:
  * - concurrency: live leases (member → expiry) below maxConcurrent;
- * - rate: the last start at least windowMs / cps ago (smooth spacing, no bursts) and fewer than
- *   cps starts in the last windowMs (the hard "any 1 s window" rule, windowMs ≥ 1000).
+ * - rate: on a schedule of one start every windowMs / cps (smooth, no bursts), and fewer than cps
+ *   starts in the last windowMs (the hard "any 1 s window" rule, windowMs ≥ 1000). The schedule,
+ *   not the time a start actually happened, sets the next slot, so the few ms each start takes
+ *   (timer, Redis round trip) do not add up and the achieved rate is the configured one; a start
+ *   later than half a slot moves the schedule (an idle bucket banks no burst).
  * Both pass → the start and the lease are recorded in every bucket: {1, now}. Otherwise nothing
  * is recorded: {0, waitMs, bucket} (rate: waitMs is exact), or {-1, waitMs, bucket} (concurrency:
  * waitMs is until the earliest lease would expire; a hangup usually frees a slot sooner).
- * KEYS: per bucket starts (zset), leases (zset), last (string). ARGV: member, windowMs, leaseMs,
+ * KEYS: per bucket starts (zset), leases (zset), last (string: the schedule's last slot). ARGV: member, windowMs, leaseMs,
  * then per bucket enabled (1/0), cps, maxConcurrent.
  */
 const ACQUIRE: Script = {
@@ -77,10 +80,13 @@ if rateWait > 0 then return {0, math.ceil(rateWait), rateBucket} end
 for b = 0, 1 do
   if ARGV[4 + b * 3] == '1' then
     local starts, leases, last = KEYS[1 + b * 3], KEYS[2 + b * 3], KEYS[3 + b * 3]
-    local keep = math.ceil(math.max(window, window / tonumber(ARGV[5 + b * 3])) * 2)
+    local interval = window / tonumber(ARGV[5 + b * 3])
+    local keep = math.ceil(math.max(window, interval) * 2)
+    local slot = tonumber(redis.call('GET', last) or '0') + interval
+    if slot < now - interval / 2 then slot = now end
     redis.call('ZADD', starts, now, member)
     redis.call('PEXPIRE', starts, keep)
-    redis.call('SET', last, now, 'PX', keep)
+    redis.call('SET', last, tostring(slot), 'PX', keep)
     redis.call('ZADD', leases, now + lease, member)
   end
 end

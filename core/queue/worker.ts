@@ -15,6 +15,7 @@ import { queueMetrics, type QueueMetrics } from './queue-metrics.ts';
 import { CALL_QUEUE_NAME, DEFAULT_PREFIX, ScriptClient, checkPrefix, connectionOptions, type QueueConnection } from './redis.ts';
 import { BATCH_SCRIPTS, BatchStore } from './batch-store.ts';
 import { CallStore, STORE_SCRIPTS, leaseMember, type AttemptEnd, type CallRecord, type CallState, type TimelineEntry } from './store.ts';
+import { Turns } from './turns.ts';
 import { jobEndpoint } from './validate.ts';
 import { earliestStart } from './window.ts';
 
@@ -137,6 +138,7 @@ export class CallWorker {
   private running: Promise<void> | undefined;
   private readonly watches = new Map<string, Watch>();
   private readonly slotWaiters = new Set<() => void>();
+  private readonly turns = new Turns();
   /** Event records on their way to Redis (awaited before the connection closes). */
   private readonly recordings = new Set<Promise<void>>();
   private readonly closeCtl = new AbortController();
@@ -398,15 +400,30 @@ export class CallWorker {
   /** Waits in hand for a pacing slot; false when the loop should re-read the record. */
   private async acquireSlot(ctx: Ctx, rec: CallRecord, member: string): Promise<boolean> {
     const started = Date.now();
+    const ownLimits = this.pacer.gatewayLimit(ctx.gateway) !== undefined;
+    // The bucket that makes this job wait: its gateway's when it has limits, else all calls.
+    const turn = ownLimits ? `gw:${ctx.gateway}` : 'all';
     for (;;) {
       if (this.closeCtl.signal.aborted) await this.handBack(ctx, rec, false);
-      const r = await this.pacer.acquire(ctx.gateway, member);
-      if (r.ok) return true;
-      if (r.bucket === 'gateway' && Date.now() - started > this.timing.gatewayWaitMs) {
-        await this.delay(ctx, rec, Date.now() + Math.max(1000, Math.min(r.waitMs, 10_000)), `waiting for gateway ${ctx.gateway} (pacing)`);
+      const waitLeft = ownLimits ? this.timing.gatewayWaitMs - (Date.now() - started) : Number.POSITIVE_INFINITY;
+      if (!(await this.turns.take(turn, waitLeft, this.closeCtl.signal))) {
+        if (this.closeCtl.signal.aborted) continue;
+        await this.delay(ctx, rec, Date.now() + 1000, `waiting for gateway ${ctx.gateway} (pacing)`);
       }
-      // Rate waits are exact; a concurrency slot frees on a hangup, heard here or polled for.
-      await this.pause(r.reason === 'rate' ? r.waitMs : Math.min(r.waitMs, 250), r.reason === 'concurrency');
+      try {
+        for (;;) {
+          if (this.closeCtl.signal.aborted) await this.handBack(ctx, rec, false);
+          const r = await this.pacer.acquire(ctx.gateway, member);
+          if (r.ok) return true;
+          if (r.bucket === 'gateway' && Date.now() - started > this.timing.gatewayWaitMs) {
+            await this.delay(ctx, rec, Date.now() + Math.max(1000, Math.min(r.waitMs, 10_000)), `waiting for gateway ${ctx.gateway} (pacing)`);
+          }
+          // Rate waits are exact; a concurrency slot frees on a hangup, heard here or polled for.
+          await this.pause(r.reason === 'rate' ? r.waitMs : Math.min(r.waitMs, 250), r.reason === 'concurrency');
+        }
+      } finally {
+        this.turns.give(turn);
+      }
     }
   }
 
