@@ -14,8 +14,9 @@ export default defineStep<RecordOptions>({
     name: 'record',
     version: '1.0.0',
     engine: '^0.1',
-    description: 'Records the caller to a file (e.g. a voicemail): optional beep, a maximum length, stop on silence or on a key. Result: ${steps.<id>.file} and .seconds.',
+    description: 'Records the caller to a file (e.g. a voicemail): optional beep, a maximum length, stop on silence or on a key. Result: ${steps.<id>.file} and .seconds; outcome hangup when the caller hung up while recording (the file is kept).',
     shorthand: 'file',
+    outcomes: ['hangup'],
     needsAnswer: true,
     schema: {
       type: 'object',
@@ -40,7 +41,16 @@ export default defineStep<RecordOptions>({
       const path = isAbsolute(o.file) ? o.file : resolve(config.recordingsDir, o.file);
       await call.setVar('playback_terminators', o.terminators === '' ? 'none' : o.terminators);
       if (o.beep) await call.playback('tone_stream://%(250,0,800)', { signal });
-      const { event } = await call.record(path, { maxSeconds: o.max_seconds, silence: o.silence_stop, signal });
+      let event;
+      try {
+        ({ event } = await call.record(path, { maxSeconds: o.max_seconds, silence: o.silence_stop, signal }));
+      } catch (err) {
+        // Most voicemails end with the caller hanging up: FreeSWITCH closes the file with what was
+        // said, so on_hangup steps still get ${steps.<id>.file}.
+        if (!call.isGone) throw err;
+        log.info({ file: path }, 'recorded until the caller hung up');
+        return { outcome: 'hangup', file: path };
+      }
       const ms = event.variable('record_ms');
       const seconds = Number(event.variable('record_seconds') ?? (ms !== undefined ? Number(ms) / 1000 : NaN));
       log.info({ file: path, seconds }, 'recorded');
