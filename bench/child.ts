@@ -6,7 +6,7 @@ export class Child {
   private next = 0;
   private constructor(readonly proc: ChildProcess, readonly ready: Record<string, unknown>) {}
   static async start(file: URL, env: Record<string, string> = {}): Promise<Child> {
-    const proc = fork(fileURLToPath(file), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const proc = fork(fileURLToPath(file), [], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_CHILD_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CHILD_PROFILE}`] : [])], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
       proc.once('message', (m) => resolve(m as Record<string, unknown>));
       proc.once('exit', (code) => reject(new Error(`${file.pathname} exited (${code})`)));

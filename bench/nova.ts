@@ -21,7 +21,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const WINDOWS = (process.env.BENCH_WINDOWS ?? "20,40,60").split(",").map(Number);
 const CALLS = (process.env.BENCH_CALLS ?? "50,100,200").split(",").map(Number);
 const DEFAULT_WINDOW = 40;
-const RATE = 16000;
+const RATE = Number(process.env.BENCH_RATE ?? 16000) as 8000 | 16000;
 const OUT_CHUNK_BYTES = (RATE / 5) * 2; // 200 ms
 
 interface Figures {
@@ -34,6 +34,9 @@ interface Figures {
   reordered: number;
   emulator_cpu_pct: number;
   sessions_failed: number;
+  /** Where lost audio went: dropped by NovaSession's input queue (SDK slower than real time), and frames the clients sent that never reached Switchboard. */
+  dropped_in_session: number;
+  frames_not_received: number;
 }
 
 const round = (n: number, d = 3): number => Math.round(n * 10 ** d) / 10 ** d;
@@ -51,6 +54,7 @@ async function measure(windowMs: number, calls: number): Promise<Figures> {
   const outLat: number[] = [];
   let failed = 0;
   const sessions: NovaSession[] = [];
+  const streams: AudioStream[] = [];
   const wired = Promise.all(
     ids.map(async (id, i) => {
       const stream: AudioStream = await media.waitForStream(id, { token: issued[i]?.token, timeoutMs: 30_000 });
@@ -81,13 +85,14 @@ async function measure(windowMs: number, calls: number): Promise<Figures> {
         outLat.push(performance.now() - t0);
       });
       stream.on('audio', (frame) => session.sendAudio(frame));
+      streams.push(stream);
       sessions.push(session);
       await session.start();
     }),
   );
   global.gc?.();
   const rss0 = process.memoryUsage().rss;
-  const run = clients.twice<unknown, { replies: number }>({ type: 'run', streams: issued.map((s) => ({ url: s.url, headers: s.headers })), seconds: SECONDS, rate: RATE }, 'connected', 'done');
+  const run = clients.twice<unknown, { replies: number; framesSent: number }>({ type: 'run', streams: issued.map((s) => ({ url: s.url, headers: s.headers })), seconds: SECONDS, rate: RATE }, 'connected', 'done');
   await run.first;
   await wired;
   await emulator.ask({ type: 'mark' }, 'marked');
@@ -95,7 +100,7 @@ async function measure(windowMs: number, calls: number): Promise<Figures> {
   const profiler = await startProfile();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await run.second;
+  const sent = await run.second;
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - t0;
   await profiler?.(`nova-${windowMs}ms-${calls}.cpuprofile`);
@@ -111,6 +116,8 @@ async function measure(windowMs: number, calls: number): Promise<Figures> {
     reordered: report.reordered,
     emulator_cpu_pct: round(report.cpuPct, 1),
     sessions_failed: failed,
+    dropped_in_session: sessions.reduce((a, s) => a + s.stats.framesDropped, 0),
+    frames_not_received: sent.framesSent - streams.reduce((a, s) => a + s.stats.framesIn, 0),
   };
 }
 
@@ -148,7 +155,7 @@ for (const w of WINDOWS) {
     const r = results[w]?.[n] as Figures;
     rows.push([
       `window ${w} ms, ${n} calls`,
-      `CPU ${r.cpu_pct} % (${round(r.cpu_pct / n, 2)} %/call), added p50/p99 ${r.added_p50_ms}/${r.added_p99_ms} ms, out p99 ${r.out_p99_ms} ms, RSS ${r.rss_mb_per_call} MB/call, lost ${r.lost}, reordered ${r.reordered}, failed ${r.sessions_failed} | emulator CPU ${r.emulator_cpu_pct} %`,
+      `CPU ${r.cpu_pct} % (${round(r.cpu_pct / n, 2)} %/call), added p50/p99 ${r.added_p50_ms}/${r.added_p99_ms} ms, out p99 ${r.out_p99_ms} ms, RSS ${r.rss_mb_per_call} MB/call, lost ${r.lost}, reordered ${r.reordered} (frames dropped by the session ${r.dropped_in_session}, not received ${r.frames_not_received}), failed ${r.sessions_failed} | emulator CPU ${r.emulator_cpu_pct} %`,
     ]);
   }
 }
