@@ -190,7 +190,7 @@ describe('.env.example', () => {
     const env = service('switchboard').environment!;
     expect(env.SB_SOUNDS_DIR).toBe('${SB_SOUNDS_DIR:-/usr/share/switchboard/sounds}');
     expect(values.SB_RECORDINGS_DIR).toBe(loadConfig({}).recordingsDir);
-    expect(service('switchboard').volumes).toContain(`\${SB_RECORDINGS_DIR:-${loadConfig({}).recordingsDir}}:\${SB_RECORDINGS_DIR:-${loadConfig({}).recordingsDir}}:ro`);
+    expect(service('switchboard').volumes).toContain(`\${SB_RECORDINGS_DIR:-${loadConfig({}).recordingsDir}}:\${SB_RECORDINGS_DIR:-${loadConfig({}).recordingsDir}}`); // read-write: the audio worker writes conversions beside recordings
   });
 
   it('leaves the ESL password empty (install.sh fills it) and marks room for later settings', () => {
