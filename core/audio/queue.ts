@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import { SwitchboardError, isSwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { DEFAULT_PREFIX, connectionOptions, checkPrefix, type QueueConnection } from '../queue/redis.ts';
+import { DEFAULT_PREFIX, RedisGate, connectionOptions, checkPrefix, type QueueConnection } from '../queue/redis.ts';
 import type { AudioJobState, AudioJobStateName, BatchSummary, ConvertResult, ItemOutcome } from './result.schema.ts';
 import { checkRequest } from './request.ts';
 import { isBatchRequest, type AudioRequest } from './request.schema.ts';
@@ -78,8 +78,7 @@ export class AudioQueue {
   private readonly log: Logger;
   private readonly attempts: number;
   private readonly retentionSec: number;
-  private readonly connectTimeoutMs: number;
-  private ready = false;
+  private readonly gate: RedisGate;
   private closed = false;
 
   constructor(private readonly options: AudioQueueOptions) {
@@ -87,7 +86,9 @@ export class AudioQueue {
     this.log = options.logger.child({ component: 'audio-queue' });
     this.attempts = options.attempts ?? 3;
     this.retentionSec = options.retentionSec ?? 7 * 24 * 3600;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    // Our errors pass through; anything else is Redis failing (503), the first connection waited for at most connectTimeoutMs.
+    this.gate = new RedisGate(() => this.queue.waitUntilReady(), options.connectTimeoutMs ?? 5000, (err) =>
+      new SwitchboardError('SB_AUDIO_UNAVAILABLE', [`cannot reach Redis: ${(err as Error).message} (check REDIS_URL)`], {}, { cause: err }));
     this.queue = new Queue<AudioJobData, AudioJobResult, AudioJobKind>(AUDIO_QUEUE_NAME, { connection: connectionOptions(options.connection, 'producer'), prefix: this.prefix });
     this.queue.on('error', (err) => this.log.warn({ err: err.message }, 'audio queue: Redis error'));
   }
@@ -156,25 +157,8 @@ export class AudioQueue {
     }
   }
 
-  /** Our errors pass through; anything else is Redis failing (503); the first connection is waited for at most connectTimeoutMs. */
-  private async redis<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      if (!this.ready) {
-        let timer: NodeJS.Timeout | undefined;
-        const connected = this.queue.waitUntilReady();
-        const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.connectTimeoutMs)));
-        const first = await Promise.race([connected, timeout]).finally(() => clearTimeout(timer));
-        if (first === 'timeout') {
-          connected.catch(() => {});
-          throw new Error(`not connected after ${this.connectTimeoutMs} ms`);
-        }
-        this.ready = true;
-      }
-      return await fn();
-    } catch (err) {
-      if (isSwitchboardError(err)) throw err;
-      throw new SwitchboardError('SB_AUDIO_UNAVAILABLE', [`cannot reach Redis: ${(err as Error).message} (check REDIS_URL)`], {}, { cause: err });
-    }
+  private redis<T>(fn: () => Promise<T>): Promise<T> {
+    return this.gate.call(fn);
   }
 }
 

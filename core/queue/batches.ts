@@ -8,7 +8,7 @@ import type { BatchSettings } from './batch.schema.ts';
 import { BATCH_SCRIPTS, BatchStore, type BatchRecord, type BatchState } from './batch-store.ts';
 import { checkBatch, checkBatchRows, checkBatchSettings, type CheckedBatch, type RejectedRow } from './batch-validate.ts';
 import { DEFAULT_RETENTION_SEC } from './job-data.ts';
-import { DEFAULT_PREFIX, ScriptClient, checkPrefix, connectionOptions, type QueueConnection } from './redis.ts';
+import { DEFAULT_PREFIX, RedisGate, ScriptClient, checkPrefix, connectionOptions, queueUnavailable, type QueueConnection } from './redis.ts';
 
 export interface BatchQueueOptions {
   connection: QueueConnection;
@@ -90,8 +90,7 @@ export class BatchQueue {
   private readonly store: BatchStore;
   private readonly log: Logger;
   private readonly retentionSec: number;
-  private readonly connectTimeoutMs: number;
-  private ready = false;
+  private readonly gate: RedisGate;
   private closed = false;
 
   constructor(options: BatchQueueOptions) {
@@ -99,7 +98,7 @@ export class BatchQueue {
     this.maxRows = options.maxRows ?? 100_000;
     this.log = options.logger.child({ component: 'batch-queue' });
     this.retentionSec = options.retentionSec ?? DEFAULT_RETENTION_SEC;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.gate = new RedisGate(() => Promise.all([this.queue.waitUntilReady(), this.redis.client()]), options.connectTimeoutMs ?? 5000, queueUnavailable);
     this.queue = new Queue(BATCH_QUEUE_NAME, { connection: connectionOptions(options.connection, 'producer'), prefix: this.prefix });
     this.queue.on('error', (err) => this.log.warn({ err: err.message }, 'batch queue: Redis error'));
     this.redis = new ScriptClient(options.connection, BATCH_SCRIPTS, 'producer');
@@ -218,25 +217,8 @@ export class BatchQueue {
     await this.redis.close();
   }
 
-  /** Our errors pass through; anything else is Redis failing: 503, within connectTimeoutMs for the first connection (as CallQueue). */
-  private async redisCall<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      if (!this.ready) {
-        let timer: NodeJS.Timeout | undefined;
-        const connected = Promise.all([this.queue.waitUntilReady(), this.redis.client()]);
-        const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.connectTimeoutMs)));
-        const first = await Promise.race([connected, timeout]).finally(() => clearTimeout(timer));
-        if (first === 'timeout') {
-          connected.catch(() => {});
-          throw new Error(`not connected after ${this.connectTimeoutMs} ms`);
-        }
-        this.ready = true;
-      }
-      return await fn();
-    } catch (err) {
-      if (err instanceof SwitchboardError) throw err;
-      throw new SwitchboardError('SB_QUEUE_UNAVAILABLE', [err instanceof Error ? err.message : String(err)], {}, { cause: err });
-    }
+  private redisCall<T>(fn: () => Promise<T>): Promise<T> {
+    return this.gate.call(fn);
   }
 
   private assertOpen(what: string): void {

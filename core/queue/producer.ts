@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts';
 import type { CallJob } from './call-job.schema.ts';
 import { BatchKeys, batchJobId, batchOfJob, type BatchRef } from './batch-keys.ts';
 import { BATCH_JOB_PRIORITY, BULL_JOB_NAME, DEFAULT_RETENTION_SEC, bullJobOptions, jobIdFor, type CallJobData, type CallOutcome } from './job-data.ts';
-import { CALL_QUEUE_NAME, DEFAULT_PREFIX, ScriptClient, checkPrefix, connectionOptions, type ConnectionRole, type QueueConnection } from './redis.ts';
+import { CALL_QUEUE_NAME, DEFAULT_PREFIX, RedisGate, ScriptClient, checkPrefix, connectionOptions, queueUnavailable, type ConnectionRole, type QueueConnection } from './redis.ts';
 import { CallStore, STORE_SCRIPTS, TERMINAL_STATES, type CallState, type TimelineEntry } from './store.ts';
 import { notify, type CallJobListener } from './job-events.ts';
 import { jobFingerprint, validateCallJob } from './validate.ts';
@@ -69,12 +69,11 @@ export class CallQueue {
   private readonly log: Logger;
   private readonly retentionSec: number;
   private closed = false;
-  private ready = false;
-  private readonly connectTimeoutMs: number;
+  private readonly gate: RedisGate;
   private readonly onEvent: CallJobListener | undefined;
 
   constructor(options: CallQueueOptions) {
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.gate = new RedisGate(() => Promise.all([this.queue.waitUntilReady(), this.redis.client()]), options.connectTimeoutMs ?? 5000, queueUnavailable);
     this.onEvent = options.onEvent;
     this.prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
     this.log = options.logger.child({ component: 'call-queue' });
@@ -213,29 +212,9 @@ export class CallQueue {
     await this.redis.close();
   }
 
-  /**
-   * Our own errors pass through; anything else from down there is Redis (or the driver) failing:
-   * 503. The first connection is waited for at most connectTimeoutMs (BullMQ would wait forever);
-   * nothing has been sent then, so a refused call never happens later.
-   */
-  private async redisCall<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      if (!this.ready) {
-        let timer: NodeJS.Timeout | undefined;
-        const connected = Promise.all([this.queue.waitUntilReady(), this.redis.client()]);
-        const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.connectTimeoutMs)));
-        const first = await Promise.race([connected, timeout]).finally(() => clearTimeout(timer));
-        if (first === 'timeout') {
-          connected.catch(() => {});
-          throw new Error(`not connected after ${this.connectTimeoutMs} ms`);
-        }
-        this.ready = true;
-      }
-      return await fn();
-    } catch (err) {
-      if (err instanceof SwitchboardError) throw err;
-      throw new SwitchboardError('SB_QUEUE_UNAVAILABLE', [err instanceof Error ? err.message : String(err)], {}, { cause: err });
-    }
+  /** Redis calls: 503 SB_QUEUE_UNAVAILABLE when Redis fails, within connectTimeoutMs for the first connection (redis.ts). */
+  private redisCall<T>(fn: () => Promise<T>): Promise<T> {
+    return this.gate.call(fn);
   }
 
   private assertOpen(what: string): void {

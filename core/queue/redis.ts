@@ -96,3 +96,43 @@ export class ScriptClient {
     await this.connection.close();
   }
 }
+
+/** What a Redis failure is to the call and batch producers. */
+export const queueUnavailable = (err: unknown): SwitchboardError =>
+  new SwitchboardError('SB_QUEUE_UNAVAILABLE', [err instanceof Error ? err.message : String(err)], {}, { cause: err });
+
+/**
+ * How a producer (CallQueue, BatchQueue, AudioQueue) talks to Redis: the first connection is
+ * waited for at most `timeoutMs` (BullMQ would wait forever; nothing has been sent then, so a
+ * refused request never happens later), our own errors pass through, and anything else from
+ * down there becomes `unavailable(err)` (a 503).
+ */
+export class RedisGate {
+  private ready = false;
+
+  constructor(
+    private readonly connect: () => Promise<unknown>,
+    private readonly timeoutMs: number,
+    private readonly unavailable: (err: unknown) => SwitchboardError,
+  ) {}
+
+  async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      if (!this.ready) {
+        let timer: NodeJS.Timeout | undefined;
+        const connected = this.connect();
+        const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.timeoutMs)));
+        const first = await Promise.race([connected, timeout]).finally(() => clearTimeout(timer));
+        if (first === 'timeout') {
+          connected.catch(() => {});
+          throw new Error(`not connected after ${this.timeoutMs} ms`);
+        }
+        this.ready = true;
+      }
+      return await fn();
+    } catch (err) {
+      if (err instanceof SwitchboardError) throw err;
+      throw this.unavailable(err);
+    }
+  }
+}
