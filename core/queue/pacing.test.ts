@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimEventRecord } from '../../test/support/freeswitch-sim/index.ts';
 import { freshPrefix, startHarness, until, type Harness } from './fixtures/harness.ts';
-import type { PacingOptions } from './pacing.ts';
+import { PACING_SCRIPTS, Pacer, type PacingOptions } from './pacing.ts';
+import { GLOBAL_BUCKET, QueueKeys, ScriptClient } from './redis.ts';
 import type { CallQueue } from './producer.ts';
 
 let h: Harness;
@@ -123,5 +124,37 @@ describe('pacing', () => {
     const fastTimes = originateTimes(prefix, (l) => l.includes('sofia/gateway/fast/'));
     expect(Math.max(...fastTimes)).toBeLessThan(Math.max(...slowTimes));
     expect(maxOverlap(fast.map((j) => lifetimes.get(j.callId) ?? { start: 0 }))).toBeGreaterThan(1);
+  });
+
+  it('a start whose originate left late counts from then: the next start over the limit waits a full window from it', async () => {
+    const prefix = freshPrefix('sent');
+    const redis = new ScriptClient(h.redis.url, PACING_SCRIPTS, 'worker');
+    const pacer = new Pacer(redis, prefix, { cps: 1, maxConcurrent: 10 }, 1000, 60_000);
+    const starts = new QueueKeys(prefix).starts(GLOBAL_BUCKET);
+    const client = await redis.client();
+    const redisNow = async (): Promise<number> => {
+      const [sec, usec] = (await h.redis.command('TIME')).split('\r\n').filter((l) => /^\d+$/.test(l));
+      return Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    };
+    expect(await pacer.acquire('', 'c1#1')).toMatchObject({ ok: true });
+    const decided = Number(await client.zscore(starts, 'c1#1'));
+    // Redis's clock moves on (the originate leaves late), then it is written.
+    await until(async () => (await redisNow()) >= decided + 30, 2000, 'Redis time to move');
+    await pacer.sent('', 'c1#1');
+    const sentAt = Number(await client.zscore(starts, 'c1#1'));
+    expect(sentAt).toBeGreaterThanOrEqual(decided + 30);
+    const before = await redisNow();
+    const next = await pacer.acquire('', 'c2#1');
+    const after = await redisNow();
+    // The next start waits a window from the send, not from the decision.
+    expect(next).toMatchObject({ ok: false, reason: 'rate' });
+    if (!next.ok) {
+      expect(next.waitMs).toBeGreaterThanOrEqual(sentAt + 1000 - after);
+      expect(next.waitMs).toBeGreaterThan(decided + 1000 - before);
+    }
+    // A start no longer in the window is not put back.
+    await pacer.sent('', 'gone#1');
+    expect(await client.zscore(starts, 'gone#1')).toBeNull();
+    await redis.close();
   });
 });

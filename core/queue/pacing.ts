@@ -121,7 +121,26 @@ return 1
 `,
 };
 
-export const PACING_SCRIPTS: readonly Script[] = [ACQUIRE, RENEW, RELEASE];
+/**
+ * A start's place in the rate window moves to now once its originate is on the wire (ZADD XX:
+ * only a start still in the window). The window then counts a start that left late (a busy event
+ * loop, a slow Redis reply) from when FreeSWITCH can have seen it, and the starts after it keep
+ * their full distance: FreeSWITCH never sees more than cps in a second however late one leaves.
+ */
+const SENT: Script = {
+  name: 'sbqPaceSent',
+  keys: 2,
+  lua: `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 1, 2 do
+  if KEYS[i] ~= '' then redis.call('ZADD', KEYS[i], 'XX', now, ARGV[1]) end
+end
+return 1
+`,
+};
+
+export const PACING_SCRIPTS: readonly Script[] = [ACQUIRE, RENEW, RELEASE, SENT];
 
 export type AcquireResult = { ok: true; at: number } | { ok: false; reason: 'rate' | 'concurrency'; waitMs: number; bucket: 'all' | 'gateway' };
 
@@ -170,6 +189,11 @@ export class Pacer {
 
   private leaseKeys(gateway: string): [string, string] {
     return [this.keys.leases(GLOBAL_BUCKET), this.gatewayLimit(gateway) ? this.keys.leases(gatewayBucket(gateway)) : ''];
+  }
+
+  /** After the originate is written: the start counts from now in the rate window (SENT). */
+  async sent(gateway: string, member: string): Promise<void> {
+    await this.redis.run(SENT, [this.keys.starts(GLOBAL_BUCKET), this.gatewayLimit(gateway) ? this.keys.starts(gatewayBucket(gateway)) : ''], [member]);
   }
 
   async renew(gateway: string, member: string, force = false): Promise<void> {

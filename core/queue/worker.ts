@@ -466,6 +466,8 @@ export class CallWorker {
       ...(job.timeout !== undefined ? { timeoutSec: job.timeout } : {}),
       vars: { ...job.vars, [VAR_FLOW]: job.flow, [VAR_JOB]: ctx.jobId, [VAR_ATTEMPT]: attempt, [VAR_QUEUE]: this.prefix },
     });
+    // The originate is on the wire: its place in the rate window counts from now (pacing.ts, SENT).
+    this.pacer.sent(ctx.gateway, member).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not move the start in the rate window'));
     log.info({ endpoint: ctx.endpoint, flow: job.flow }, 'dialling');
     try {
       const settled = Promise.race([originate.then((r) => ({ r }), (err: unknown) => ({ err })), watch.ended.then((end) => ({ end }))]);
