@@ -13,7 +13,7 @@ import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { HttpServer } from './api/http.ts';
 import { MediaServer } from './media/index.ts';
 import { createNovaClient } from './nova/index.ts';
-import { BatchQueue, BatchWorker, CallQueue, CallWorker } from './queue/index.ts';
+import { BatchQueue, BatchWorker, CallQueue, CallWorker, allListeners } from './queue/index.ts';
 import { CallWebhooks, WebhookWorker } from './webhooks/index.ts';
 import { MemoryCallHistory } from './history/call-history.ts';
 import { CallJournal } from './history/call-journal.ts';
@@ -121,7 +121,9 @@ export class Service {
       this.callWebhooks = new CallWebhooks({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, metrics: this.metrics, attempts: wh.attempts, backoffMs: wh.backoffMs });
       this.webhookWorker = new WebhookWorker({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, metrics: this.metrics, secrets: wh.secrets, timeoutMs: wh.timeoutMs, concurrency: wh.concurrency });
       await this.webhookWorker.start();
-      this.queue = new CallQueue({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, onEvent: this.callWebhooks.listener });
+      // Each job's status changes: into the call history (jobs that never connected) and to its webhook.
+      const onEvent = allListeners(this.calls.onJobEvent, this.callWebhooks.listener);
+      this.queue = new CallQueue({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, onEvent });
       this.worker = new CallWorker({
         connection: this.config.redisUrl,
         prefix: q.prefix,
@@ -132,11 +134,11 @@ export class Service {
         metrics: this.metrics,
         pacing: { cps: q.cps, maxConcurrent: q.maxConcurrent, perGateway: q.perGateway },
         defaultGateway: q.defaultGateway,
-        onEvent: this.callWebhooks.listener,
+        onEvent,
       });
       await this.worker.start();
       this.batches = new BatchQueue({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, maxRows: this.config.batch.maxRows });
-      this.batchWorker = new BatchWorker({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, onEvent: this.callWebhooks.listener });
+      this.batchWorker = new BatchWorker({ connection: this.config.redisUrl, prefix: q.prefix, logger: this.log, onEvent });
       await this.batchWorker.start();
     }
 

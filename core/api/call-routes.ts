@@ -100,7 +100,7 @@ export function registerCallRoutes(app: FastifyInstance, service: Service): void
         tags: ['calls'],
         summary: 'List calls, newest first',
         description:
-          'Calls in progress on this instance and finished calls (the history: every instance\'s with Redis), sorted by start time, newest first. Outbound jobs that never connected are read by job id (GET /v1/calls/{jobId}).',
+          'Calls in progress on this instance and finished calls (the history: every instance\'s with Redis), sorted by start time, newest first — outbound jobs that ended without connecting (busy, no answer, cancelled) among them. Jobs still queued or dialling are read by job id (GET /v1/calls/{jobId}).',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -130,7 +130,7 @@ export function registerCallRoutes(app: FastifyInstance, service: Service): void
         .filter((c) => !c.isGone)
         .map((c) => liveView(c, service.calls.liveInfo(c.id), service.control.isListening(c.id)))
         .filter((v) => (q.state === undefined || v.state === q.state) && (q.direction === undefined || v.direction === q.direction));
-      const historyState = q.state === 'completed' || q.state === 'failed' ? q.state : undefined;
+      const historyState = q.state === 'completed' || q.state === 'failed' || q.state === 'cancelled' ? q.state : undefined;
       const finished =
         q.state === undefined || historyState !== undefined
           ? (await service.calls.history.list({ limit: q.limit + 1, ...(historyState ? { state: historyState } : {}), ...(q.direction ? { direction: q.direction } : {}), ...(before ? { before } : {}) })).map(finishedView)

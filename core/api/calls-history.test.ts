@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOBBY_FLOW, REMINDER_FLOW, startApiRig, type ApiRig } from '../../test/support/api-rig.ts';
 import { startRedisServer } from '../../test/support/redis-server.ts';
 import { silentLogger } from '../log.ts';
-import type { FinishedCall } from '../history/call-history.ts';
+import { MemoryCallHistory, type FinishedCall } from '../history/call-history.ts';
+import { CallJournal } from '../history/call-journal.ts';
 import { RedisCallHistory } from '../history/redis-call-history.ts';
 import type { CallView } from './schemas.ts';
 
@@ -88,12 +89,14 @@ describe('an outbound call: the queue job and the flow in one view', () => {
     expect(await view(callId)).toEqual(byJob);
   });
 
-  it('a job that never connected is found by its job id, with the queue\'s state', async () => {
+  it('a job that never connected is found by its job id and its call id, with the queue\'s state, and listed with the finished calls', async () => {
     rig.sim.onOriginate(() => ({ fail: 'USER_BUSY' }));
     try {
       const { jobId, callId } = (await (await rig.post('/v1/calls', { to: '1002', flow: 'reminder' })).json()) as { jobId: string; callId: string };
       await expect.poll(async () => (await view(jobId)).state, { timeout: 15_000 }).toBe('failed');
       expect(await view(jobId)).toMatchObject({ callId, jobId, direction: 'outbound', live: false, cause: 'USER_BUSY', attempts: 1 });
+      await expect.poll(async () => (await list('?state=failed&direction=outbound')).calls.find((c) => c.callId === callId), { timeout: 5000 }).toMatchObject({ jobId, ending: 'unanswered', hangup: { cause: 'USER_BUSY', by: 'remote' } });
+      expect(await view(callId)).toMatchObject({ callId, jobId, state: 'failed', cause: 'USER_BUSY', attempts: 1 });
     } finally {
       rig.sim.onOriginate(() => ({}));
     }
@@ -187,5 +190,31 @@ describe('the history stays bounded', () => {
       await history.close();
       await redis.stop();
     }
+  });
+});
+
+describe('outbound jobs that never connected, in the history', () => {
+  const event = (type: 'failed' | 'cancelled' | 'completed', cause?: string) => ({
+    type, at: Date.parse('2026-11-23T10:00:00Z'), jobId: 'c-job', callId: '00000000-0000-4000-8000-0000000000aa', attempt: 1, maxAttempts: 1,
+    ...(cause ? { cause } : {}), job: { to: '+15551234567', from: '+15550000000', flow: 'reminder' },
+  });
+
+  it('a cancelled job is recorded as cancelled by Switchboard; completed jobs are left to the hangup record', async () => {
+    const history = new MemoryCallHistory(10);
+    const journal = new CallJournal(history);
+    await journal.onJobEvent(event('completed', 'NORMAL_CLEARING'));
+    expect(await history.get('00000000-0000-4000-8000-0000000000aa')).toBeUndefined();
+    await journal.onJobEvent(event('cancelled'));
+    expect(await history.get('00000000-0000-4000-8000-0000000000aa')).toMatchObject({ state: 'cancelled', direction: 'outbound', jobId: 'c-job', to: '+15551234567', ending: 'cancelled', hangup: { cause: 'ORIGINATOR_CANCEL', by: 'switchboard' } });
+  });
+
+  it('never overwrites the record of a call that connected', async () => {
+    const history = new MemoryCallHistory(10);
+    const journal = new CallJournal(history);
+    await journal.onJobEvent(event('failed', 'USER_BUSY'));
+    const first = await history.get('00000000-0000-4000-8000-0000000000aa');
+    await journal.onJobEvent(event('failed', 'NO_ANSWER'));
+    expect(await history.get('00000000-0000-4000-8000-0000000000aa')).toEqual(first);
+    expect(first).toMatchObject({ state: 'failed', ending: 'unanswered', hangup: { cause: 'USER_BUSY', by: 'remote' } });
   });
 });

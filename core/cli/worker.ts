@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { loadConfig, loadDotEnv, parseWorkerQueues } from '../config.ts';
 import { EslClient } from '../esl/index.ts';
+import { CallJournal } from '../history/call-journal.ts';
+import { RedisCallHistory } from '../history/redis-call-history.ts';
 import { createLogger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
-import { BatchWorker, CallWorker } from '../queue/index.ts';
+import { BatchWorker, CallWorker, allListeners } from '../queue/index.ts';
 import { CallWebhooks, WebhookWorker } from '../webhooks/index.ts';
 import { startAudioWorker } from './audio-worker.ts';
 
@@ -35,10 +37,12 @@ export function workerCommand(): Command {
       const webhookWorker = new WebhookWorker({ connection: config.redisUrl, prefix: q.prefix, logger: log, metrics, secrets: wh.secrets, timeoutMs: wh.timeoutMs, concurrency: wh.concurrency });
       await webhookWorker.start();
       const webhooks = new CallWebhooks({ connection: config.redisUrl, prefix: q.prefix, logger: log, metrics, attempts: wh.attempts, backoffMs: wh.backoffMs });
-      const worker = new CallWorker({ connection: config.redisUrl, prefix: q.prefix, esl, outbound: config.outbound, logger: log, metrics, pacing: { cps: q.cps, maxConcurrent: q.maxConcurrent, perGateway: q.perGateway }, defaultGateway: q.defaultGateway, onEvent: webhooks.listener });
+      const journal = new CallJournal(new RedisCallHistory({ url: config.redisUrl, prefix: q.prefix, max: config.callHistory.max, retentionSec: config.callHistory.retentionSec, logger: log }));
+      const onEvent = allListeners(journal.onJobEvent, webhooks.listener);
+      const worker = new CallWorker({ connection: config.redisUrl, prefix: q.prefix, esl, outbound: config.outbound, logger: log, metrics, pacing: { cps: q.cps, maxConcurrent: q.maxConcurrent, perGateway: q.perGateway }, defaultGateway: q.defaultGateway, onEvent });
       await worker.start();
       // Batches (campaigns) are expanded into call jobs here too.
-      const batchWorker = new BatchWorker({ connection: config.redisUrl, prefix: q.prefix, logger: log, onEvent: webhooks.listener });
+      const batchWorker = new BatchWorker({ connection: config.redisUrl, prefix: q.prefix, logger: log, onEvent });
       await batchWorker.start();
       log.info({ outbound: config.outbound, cps: q.cps, maxConcurrent: q.maxConcurrent }, 'switchboard worker is running');
       const stop = async (signal: string): Promise<void> => {
@@ -48,6 +52,7 @@ export function workerCommand(): Command {
         await worker.close();
         await webhooks.close();
         await webhookWorker.close();
+        await journal.close();
         await esl.close();
         process.exit(0);
       };

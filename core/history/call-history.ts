@@ -1,12 +1,13 @@
 /**
- * The record of one call that connected to Switchboard (inbound, or an answered outbound leg),
- * kept after it ended so GET /v1/calls can still show it. Written once, when the call ends.
+ * The record of one finished call, kept so GET /v1/calls can still show it: a call that connected
+ * to Switchboard (inbound, or an answered outbound leg), written when it ends, or an outbound job
+ * that ended without connecting (busy, no answer, cancelled), written when the job ended.
  */
 export interface FinishedCall {
   callId: string;
   direction: 'inbound' | 'outbound';
-  /** `completed` when a flow ran; `failed` when no flow took the call. */
-  state: 'completed' | 'failed';
+  /** `completed` when a flow ran; `failed` when no flow took the call or an outbound job never connected; `cancelled`: a job cancelled before dialling. */
+  state: 'completed' | 'failed' | 'cancelled';
   from: string;
   to: string;
   /** The flow that ran (undefined: no flow matched). */
@@ -18,7 +19,7 @@ export interface FinishedCall {
   answeredAt: string | undefined;
   endedAt: string;
   durationMs: number;
-  /** How the flow ended (`completed`, `hangup`, `error`, `max-steps`), or `unrouted`. */
+  /** How the flow ended (`completed`, `hangup`, `error`, `max-steps`), or `unrouted`, `unanswered`, `cancelled`. */
   ending: string;
   stepsRun: number;
   /** Each step that ran, first run order, with its last outcome. */

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Call } from '../esl/index.ts';
 import type { FlowResult, TimelineEntry } from '../flow/runner.ts';
+import type { CallJobEvent } from '../queue/index.ts';
 import type { CallHistory, FinishedCall, HistoryTimelineEntry } from './call-history.ts';
 
 /** Timeline entries kept per call (a looping flow must not grow a record without bound). */
@@ -83,6 +84,40 @@ export class CallJournal {
       },
     };
   }
+
+  /**
+   * A queue job's status change (a CallQueue/CallWorker listener): an outbound job that ended
+   * without ever connecting — busy, no answer, cancelled — is written to the history too, so the
+   * call list shows it like any finished call. A job whose call connected was written at hangup.
+   */
+  readonly onJobEvent = async (ev: CallJobEvent): Promise<void> => {
+    if (ev.type !== 'failed' && ev.type !== 'cancelled') return;
+    try {
+      if (await this.history.get(ev.callId)) return;
+      const at = new Date(ev.at).toISOString();
+      await this.history.add({
+        callId: ev.callId,
+        direction: 'outbound',
+        state: ev.type,
+        from: ev.job.from ?? '',
+        to: ev.job.to,
+        flow: ev.job.flow,
+        jobId: ev.jobId,
+        startedAt: at,
+        answeredAt: undefined,
+        endedAt: at,
+        durationMs: 0,
+        ending: ev.type === 'cancelled' ? 'cancelled' : 'unanswered',
+        stepsRun: 0,
+        steps: [],
+        hangup: ev.type === 'cancelled' ? { cause: 'ORIGINATOR_CANCEL', by: 'switchboard', disposition: undefined } : { cause: ev.cause ?? 'UNKNOWN', by: 'remote', disposition: undefined },
+        timeline: [],
+        instance: this.instance,
+      });
+    } catch {
+      // History is for people looking back: a Redis hiccup never fails a job (its record keeps it).
+    }
+  };
 
   /** The journal of a call in progress on this instance. */
   liveInfo(callId: string): LiveCallInfo | undefined {

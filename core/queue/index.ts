@@ -1,7 +1,7 @@
 // The public face of core/queue: outbound calls through BullMQ (producer CallQueue, consumer
 // CallWorker), paced per gateway through Redis, never dialled twice. See README.md.
 export { callJobSchema, WEBHOOK_EVENTS, type CallJob, type FromSchema } from './call-job.schema.ts';
-export { type CallJobEvent, type CallJobEventType, type CallJobListener } from './job-events.ts';
+export { allListeners, type CallJobEvent, type CallJobEventType, type CallJobListener } from './job-events.ts';
 export { CallQueue, type CallQueueOptions, type AddResult, type CallJobState } from './producer.ts';
 export { CallWorker, type CallWorkerOptions, type CallWorkerTiming } from './worker.ts';
 export { type PacingOptions, type PacingLimit } from './pacing.ts';

@@ -40,3 +40,10 @@ export async function notify(listener: CallJobListener | undefined, event: CallJ
     log.warn({ err: err instanceof Error ? err.message : String(err), jobId: event.jobId, type: event.type }, 'call job listener failed');
   }
 }
+
+/** Several listeners as one, told in turn (the call history, then the webhooks). */
+export function allListeners(...listeners: CallJobListener[]): CallJobListener {
+  return async (event) => {
+    for (const listener of listeners) await listener(event);
+  };
+}
