@@ -1,36 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { mediaServerHarness, type LogLine } from '../../test/support/media-server-harness.ts';
 import { AudioStreamClient, countingPcm } from '../../test/support/audio-stream-client/index.ts';
 import type { SwitchboardError } from '../errors.ts';
-import { MediaServer, type AudioStream, type MediaServerOptions } from './index.ts';
+import { MediaServer, type AudioStream } from './index.ts';
 
 /** Nothing FreeSWITCH — or anyone who reaches the port — sends may crash the process or hang a stream. */
 
 const SECRET = 'hostile-input-test-secret-0123456789';
 
-interface LogLine {
-  level: number;
-  msg: string;
-  code?: string;
-  [k: string]: unknown;
-}
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function harness(options: Partial<MediaServerOptions> = {}): Promise<{ server: MediaServer; logs: LogLine[]; port: number }> {
-  const logs: LogLine[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
-  const server = new MediaServer({ host: '127.0.0.1', port: 0, secret: SECRET, logger, maxMessageBytes: 4096, closeTimeoutMs: 200, ...options });
-  const { port } = await server.start();
-  cleanups.push(() => server.close());
-  return { server, logs, port };
-}
+const media = mediaServerHarness({ secret: SECRET, maxMessageBytes: 4096, closeTimeoutMs: 200 });
+const { cleanups } = media;
+const harness = media.start;
 
 /** A client frame: FIN + opcode, masked unless told otherwise; lengths encoded as RFC 6455 says (or as given). */
 function frame(opcode: number, payload: Buffer, o: { mask?: boolean; fin?: boolean; rsv?: number; claimedLength?: bigint } = {}): Buffer {

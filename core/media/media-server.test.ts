@@ -2,37 +2,18 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { mediaServerHarness, type LogLine } from '../../test/support/media-server-harness.ts';
 import { AudioStreamClient, AudioStreamConnectError, countingPcm, type AudioStreamClientOptions } from '../../test/support/audio-stream-client/index.ts';
 import { assertToken } from '../esl/escape.ts';
 import { isSwitchboardError } from '../errors.ts';
-import { AudioStream, MediaServer, type MediaServerOptions, type StreamCloseInfo } from './index.ts';
+import { AudioStream, MediaServer, type StreamCloseInfo } from './index.ts';
 
 const SECRET = 'media-server-test-secret-0123456789';
 
-interface LogLine {
-  level: number;
-  msg: string;
-  code?: string;
-  status?: number;
-  reason?: string;
-  callId?: string;
-  [k: string]: unknown;
-}
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function harness(options: Partial<MediaServerOptions> = {}): Promise<{ server: MediaServer; logs: LogLine[]; port: number }> {
-  const logs: LogLine[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
-  const server = new MediaServer({ host: '127.0.0.1', port: 0, secret: SECRET, logger, ...options });
-  const { port } = await server.start();
-  cleanups.push(() => server.close());
-  return { server, logs, port };
-}
+const media = mediaServerHarness({ secret: SECRET });
+const { cleanups } = media;
+const harness = media.start;
 
 async function connect(options: AudioStreamClientOptions): Promise<AudioStreamClient> {
   const client = await AudioStreamClient.connect({ realtime: false, ...options });
