@@ -55,13 +55,27 @@ export class HttpServer {
     return this.ops ? portOf(this.ops) : this.port;
   }
 
+  /**
+   * Requests in flight get CLOSE_GRACE_MS to finish; then every connection still open is cut. A
+   * client that holds a request open (half-sent headers, a stalled upload) would otherwise keep
+   * the service from stopping for as long as Node's header timeout (a minute).
+   */
   async close(): Promise<void> {
-    await this.ops?.close();
-    await this.app.close();
+    const servers = [this.ops, this.app].filter((a): a is FastifyInstance => a !== undefined);
+    const cut = setTimeout(() => {
+      for (const a of servers) a.server.closeAllConnections();
+    }, CLOSE_GRACE_MS);
+    try {
+      await Promise.all(servers.map((a) => a.close()));
+    } finally {
+      clearTimeout(cut);
+    }
     this.dropMetrics();
     await this.probe?.close();
   }
 }
+
+const CLOSE_GRACE_MS = 2000;
 
 function portOf(app: FastifyInstance): number {
   const a = app.server.address();

@@ -2,7 +2,7 @@
 // cause and by gateway, every BullMQ queue's jobs by state), unauthenticated, on the HTTP server
 // or on a listener of their own.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { startApiRig, type ApiRig } from '../../test/support/api-rig.ts';
 import { RedisProbe } from './redis-probe.ts';
 
@@ -134,5 +134,20 @@ describe('degraded', () => {
     await rig.sim.close();
     await expect.poll(async () => ((await (await fetch(`${rig.base}/health`)).json()) as Health).esl.connected, { timeout: 5000 }).toBe(false);
     expect((await fetch(`${rig.base}/health`)).status).toBe(503);
+  });
+});
+
+describe('shutdown', () => {
+  it('a client holding a request half-sent does not keep the service from stopping: its connection is cut', async () => {
+    const rig = await startApiRig({ redis: false });
+    const port = Number(new URL(rig.base).port);
+    const sock = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+    const cut = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    sock.on('error', () => {});
+    sock.write('GET /health HTTP/1.1\r\nHost: switchboard\r\n'); // the headers never end
+    await rig.close(); // without the cut, fastify waits for Node's header timeout (a minute): this test's timeout fails it
+    await cut;
+    expect(sock.destroyed).toBe(true);
   });
 });
