@@ -36,7 +36,13 @@ interface Figures {
   sessions_failed: number;
   /** Where lost audio went: dropped by NovaSession's input queue (SDK slower than real time), and frames the clients sent that never reached Switchboard. */
   dropped_in_session: number;
+  /** Sessions that dropped any: a few means some streams stalled, all means the process fell behind. */
+  sessions_dropping: number;
   frames_not_received: number;
+  /** How late the stand-ins sent their frames (their own process falling behind real time), p99 and max. */
+  client_lag_p99_ms: number;
+  client_lag_max_ms: number;
+  client_cpu_pct: number;
 }
 
 const round = (n: number, d = 3): number => Math.round(n * 10 ** d) / 10 ** d;
@@ -92,7 +98,7 @@ async function measure(windowMs: number, calls: number): Promise<Figures> {
   );
   global.gc?.();
   const rss0 = process.memoryUsage().rss;
-  const run = clients.twice<unknown, { replies: number; framesSent: number }>({ type: 'run', streams: issued.map((s) => ({ url: s.url, headers: s.headers })), seconds: SECONDS, rate: RATE }, 'connected', 'done');
+  const run = clients.twice<unknown, { replies: number; framesSent: number; sendLagP99: number; sendLagMax: number; cpuPct: number }>({ type: 'run', streams: issued.map((s) => ({ url: s.url, headers: s.headers })), seconds: SECONDS, rate: RATE }, 'connected', 'done');
   await run.first;
   await wired;
   await emulator.ask({ type: 'mark' }, 'marked');
@@ -117,7 +123,11 @@ async function measure(windowMs: number, calls: number): Promise<Figures> {
     emulator_cpu_pct: round(report.cpuPct, 1),
     sessions_failed: failed,
     dropped_in_session: sessions.reduce((a, s) => a + s.stats.framesDropped, 0),
+    sessions_dropping: sessions.filter((s) => s.stats.framesDropped > 0).length,
     frames_not_received: sent.framesSent - streams.reduce((a, s) => a + s.stats.framesIn, 0),
+    client_lag_p99_ms: round(sent.sendLagP99, 1),
+    client_lag_max_ms: round(sent.sendLagMax, 1),
+    client_cpu_pct: round(sent.cpuPct, 1),
   };
 }
 
@@ -155,7 +165,7 @@ for (const w of WINDOWS) {
     const r = results[w]?.[n] as Figures;
     rows.push([
       `window ${w} ms, ${n} calls`,
-      `CPU ${r.cpu_pct} % (${round(r.cpu_pct / n, 2)} %/call), added p50/p99 ${r.added_p50_ms}/${r.added_p99_ms} ms, out p99 ${r.out_p99_ms} ms, RSS ${r.rss_mb_per_call} MB/call, lost ${r.lost}, reordered ${r.reordered} (frames dropped by the session ${r.dropped_in_session}, not received ${r.frames_not_received}), failed ${r.sessions_failed} | emulator CPU ${r.emulator_cpu_pct} %`,
+      `CPU ${r.cpu_pct} % (${round(r.cpu_pct / n, 2)} %/call), added p50/p99 ${r.added_p50_ms}/${r.added_p99_ms} ms, out p99 ${r.out_p99_ms} ms, RSS ${r.rss_mb_per_call} MB/call, lost ${r.lost}, reordered ${r.reordered} (frames dropped by the session ${r.dropped_in_session} in ${r.sessions_dropping} sessions, not received ${r.frames_not_received}; stand-ins late p99/max ${r.client_lag_p99_ms}/${r.client_lag_max_ms} ms), failed ${r.sessions_failed} | emulator CPU ${r.emulator_cpu_pct} %, stand-ins CPU ${r.client_cpu_pct} %`,
     ]);
   }
 }

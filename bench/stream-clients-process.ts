@@ -17,11 +17,15 @@ async function run(id: number, streams: Array<{ url: string; headers: Record<str
   const clients = await Promise.all(streams.map((s) => AudioStreamClient.connect({ url: s.url, headers: s.headers, sampleRate: rate, realtime: true, metadataDelayMs: 0, ...(tmpDir ? { tmpDir } : {}) })));
   process.send?.({ type: 'connected', id });
   const pcm = countingPcm(rate * seconds);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
   await Promise.all(clients.map((c) => c.sendFrames(pcm)));
+  const cpu = process.cpuUsage(cpu0);
+  const cpuPct = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
   const lag = clients.flatMap((c) => c.stats.sendLagMs);
   const replies = clients.reduce((a, c) => a + c.stats.repliesReceived, 0);
   const framesSent = clients.reduce((a, c) => a + c.stats.framesSent, 0);
   await Promise.all(clients.map((c) => c.stop()));
   lag.sort((a, b) => a - b);
-  process.send?.({ type: 'done', id, replies, framesSent, sendLagP99: lag[Math.floor(lag.length * 0.99)] ?? 0 });
+  process.send?.({ type: 'done', id, replies, framesSent, sendLagP99: lag[Math.floor(lag.length * 0.99)] ?? 0, sendLagMax: lag.at(-1) ?? 0, cpuPct });
 }

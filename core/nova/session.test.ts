@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isSwitchboardError, type ErrorCode, type SwitchboardError } from '../errors.ts';
 import { silentLogger } from '../log.ts';
 import {
-  NovaEmulator, novaClient, silence, tone, type EmulatedSession, type NovaEmulatorOptions, type StreamExceptionType,
+  NovaEmulator, silence, tone, type EmulatedSession, type NovaEmulatorOptions, type StreamExceptionType,
 } from '../../test/support/nova-emulator/index.ts';
 import { NovaSession, type NovaSessionEvents, type NovaSessionOptions } from './session.ts';
 import { createNovaClient } from './client.ts';
@@ -43,9 +43,13 @@ afterEach(async () => {
   for (const f of open.splice(0).reverse()) await f();
 });
 
-async function fixture(options: NovaEmulatorOptions = {}, clientOptions: Parameters<typeof novaClient>[1] = {}): Promise<Fixture> {
+/** The production client (createNovaClient: its own event-stream framing and signing) against the emulator. */
+async function fixture(options: NovaEmulatorOptions = {}, clientOptions: { requestTimeout?: number; sessionTimeout?: number } = {}): Promise<Fixture> {
   const emu = await NovaEmulator.start(options);
-  const client = novaClient(emu.endpoint, clientOptions);
+  const client = createNovaClient({
+    endpoint: emu.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' }, logger: silentLogger,
+    requestTimeoutMs: clientOptions.requestTimeout, sessionTimeoutMs: clientOptions.sessionTimeout,
+  });
   open.push(async () => {
     client.destroy();
     await emu.close();
