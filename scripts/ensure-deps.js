@@ -17,6 +17,7 @@ const tools = [
   { bin: 'redis-server', pkg: 'redis-server', why: 'BullMQ queues (demo, start, tests)', always: true },
   { bin: 'sox', pkg: 'sox', why: 'audio conversion', always: true },
   { bin: 'sox', pkg: 'libsox-fmt-all', why: 'sox MP3/OGG/FLAC/GSM formats', always: true, probe: () => soxHas('mp3') },
+  { bin: 'opusenc', pkg: 'opus-tools', why: 'OGG Opus (.opus) conversion: opusenc, opusdec', always: true },
   { bin: 'fail2ban-regex', pkg: 'fail2ban', why: 'tests of the fail2ban filter' },
   { bin: 'xmllint', pkg: 'libxml2-utils', why: 'tests of the FreeSWITCH XML' },
   { bin: 'shellcheck', pkg: 'shellcheck', why: 'tests of the shell scripts' },

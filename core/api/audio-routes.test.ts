@@ -58,6 +58,22 @@ describe('REST: audio', () => {
     expect(done.items?.map((i) => i.ok)).toEqual([true, true]);
   });
 
+  it('POST to Opus and back: opusenc and opusdec on the worker, the figures measured on each written file', async () => {
+    synth(join(dir, 'hello.wav'), { rate: 44100, channels: 2 });
+    const post = async (body: Record<string, unknown>): Promise<Job> => settled(((await (await rig.post('/v1/audio/convert', body)).json()) as { jobId: string }).jobId);
+    const opus = await post({ input: 'hello.wav', output: 'opus/hello.opus', rate: 16000, channels: 1 });
+    expect(opus).toMatchObject({ state: 'completed', result: { format: 'opus', rate: 16000, channels: 1, duration: 1, samples: 16000, encoding: 'Opus' } });
+    expect(opus.result?.sha256).toBe(sha256(join(dir, 'opus/hello.opus')));
+    const back = await post({ input: 'opus/hello.opus', output: 'opus/hello.wav' });
+    expect(back).toMatchObject({ state: 'completed', result: { format: 'wav', rate: 16000, channels: 1, duration: 1 } });
+  });
+
+  it('a text file named .opus fails its job with SB_AUDIO_NOT_AUDIO', async () => {
+    writeFileSync(join(dir, 'notes.opus'), 'just text\n');
+    const { jobId } = (await (await rig.post('/v1/audio/convert', { input: 'notes.opus', output: 'notes.wav' })).json()) as { jobId: string };
+    expect(await settled(jobId)).toMatchObject({ state: 'failed', error: { code: 'SB_AUDIO_NOT_AUDIO' } });
+  });
+
   it('a failed job keeps its reason: the code and the message', async () => {
     writeFileSync(join(dir, 'notes.wav'), 'just text\n');
     const { jobId } = (await (await rig.post('/v1/audio/convert', { input: 'notes.wav', output: 'notes.mp3' })).json()) as { jobId: string };
@@ -72,7 +88,7 @@ describe('REST: audio', () => {
     ['an unknown option', { input: 'greeting.wav', output: 'x.mp3', speed: 2 }, 400, 'SB_AUDIO_BAD_OPTION', '/speed'],
     ['a wrong type', { input: 'greeting.wav', output: 'x.wav', rate: '8000' }, 400, 'SB_AUDIO_BAD_OPTION', '/rate'],
     ['an unknown format', { input: 'greeting.wma', output: 'x.mp3' }, 400, 'SB_AUDIO_UNKNOWN_FORMAT', '/input'],
-    ['Opus', { input: 'greeting.wav', output: 'x.opus' }, 400, 'SB_AUDIO_FORMAT_UNAVAILABLE', '/output'],
+    ['bits for Opus', { input: 'greeting.wav', output: 'x.opus', bits: 16 }, 400, 'SB_AUDIO_BAD_OPTION', '/bits'],
     ['neither shape', { files: ['a.wav'] }, 400, 'SB_AUDIO_BAD_OPTION', '/input'],
     ['an empty body', undefined, 400, 'SB_AUDIO_BAD_OPTION', '/input'],
   ])('POST %s → %s %s with the JSON pointer', async (_label, body, status, code, pointer) => {

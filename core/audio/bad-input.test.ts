@@ -17,6 +17,9 @@ let spyLog: string;
 let converter: AudioConverter;
 let tone: string;
 
+/** An OGG Opus file made by opus-tools itself from a 16-bit WAV. */
+const opusenc = (wav: string, opus: string): void => void execFileSync('opusenc', ['--quiet', wav, opus]);
+
 /** The sox invocations that converted something (the capability probe `sox -h` is not one). */
 const conversions = (): string[] => readFileSync(spyLog, 'utf8').split('\n').filter((l) => l !== '' && l !== '-h');
 
@@ -59,7 +62,17 @@ describe('bad input: each case fails with its code and leaves the input as it wa
     ['a folder named .wav', () => ({ input: file('folder.wav', (p) => mkdirSync(p)), output: 'o9.mp3' }), 'SB_AUDIO_NOT_AUDIO', false],
     ['an unknown input format', () => ({ input: file('x.xyz', (p) => writeFileSync(p, 'x')), output: 'o10.wav' }), 'SB_AUDIO_UNKNOWN_FORMAT', false],
     ['an unknown output format', () => ({ input: 'tone.wav', output: 'o11.aac' }), 'SB_AUDIO_UNKNOWN_FORMAT', false],
-    ['Opus out (this sox cannot write it)', () => ({ input: 'tone.wav', output: 'o12.opus' }), 'SB_AUDIO_FORMAT_UNAVAILABLE', false],
+    // Opus inputs are read page by page before opusdec runs (it would say "Failed to open" to all of them, and decode a cut file without a word).
+    ['a missing .opus', () => ({ input: 'nope.opus', output: 'o12.wav' }), 'SB_AUDIO_NOT_FOUND', false],
+    ['an empty .opus (0 bytes)', () => ({ input: file('empty.opus', (p) => writeFileSync(p, '')), output: 'o12b.wav' }), 'SB_AUDIO_EMPTY', false],
+    ['a text file renamed .opus', () => ({ input: file('text.opus', (p) => writeFileSync(p, 'this is not audio, only text\n'.repeat(20))), output: 'o12c.wav' }), 'SB_AUDIO_NOT_AUDIO', false],
+    ['a WAV renamed .opus', () => ({ input: file('wav.opus', (p) => copyFileSync(tone, p)), output: 'o12d.wav' }), 'SB_AUDIO_NOT_AUDIO', false],
+    ['an OGG Vorbis file renamed .opus', () => ({ input: file('vorbis.opus', (p) => synth(p, { format: ['-t', 'vorbis'] })), output: 'o12e.wav' }), 'SB_AUDIO_NOT_AUDIO', false],
+    ['an Opus file cut short (a recording still being written)', () => ({ input: file('cut.opus', (p) => (opusenc(tone, p), truncateSync(p, Math.floor(statSync(p).size * 0.7)))), output: 'o12f.wav' }), 'SB_AUDIO_TRUNCATED', false],
+    ['an Opus file cut inside its first page', () => ({ input: file('cut-head.opus', (p) => (opusenc(tone, p), truncateSync(p, 20))), output: 'o12g.wav' }), 'SB_AUDIO_TRUNCATED', false],
+    ['an Opus stream without audio (from a WAV header without data)', () => ({ input: file('header.opus', (p) => opusenc(synth(join(root, 'hdr16.wav'), { format: ['-b', '16'], effects: ['trim', '0', '0'] }), p)), output: 'o12h.wav' }), 'SB_AUDIO_EMPTY', false],
+    ['a codec for Opus', () => ({ input: 'tone.wav', output: 'o12i.opus', codec: 'mulaw' }), 'SB_AUDIO_BAD_OPTION', false],
+    ['bits for Opus', () => ({ input: 'tone.wav', output: 'o12j.opus', bits: 16 }), 'SB_AUDIO_BAD_OPTION', false],
     ['an unknown option', () => ({ input: 'tone.wav', output: 'o13.wav', speed: 2 }) as unknown as ConvertRequest, 'SB_AUDIO_BAD_OPTION', false],
     ['a rate sox would silently change (7 kHz MP3)', () => ({ input: 'tone.wav', output: 'o14.mp3', rate: 7000 }) as unknown as ConvertRequest, 'SB_AUDIO_BAD_OPTION', false],
     ['three channels', () => ({ input: 'tone.wav', output: 'o15.wav', channels: 3 }) as unknown as ConvertRequest, 'SB_AUDIO_BAD_OPTION', false],
@@ -141,6 +154,17 @@ describe('the converter missing, or missing a format', () => {
     await expect(none.convert({ input: 'tone.wav', output: 'y.mp3' })).rejects.toMatchObject({ code: 'SB_AUDIO_CONVERTER_MISSING' });
   });
 
+  it('no opus-tools: an .opus input or output is SB_AUDIO_FORMAT_UNAVAILABLE naming opus-tools, before any process; other formats still convert', async () => {
+    const c = new AudioConverter({ sox: join(base, 'sox-spy'), opusenc: join(base, 'no-such-opusenc'), roots: [root], logger: silentLogger });
+    opusenc(tone, join(root, 'real.opus'));
+    const before = conversions().length;
+    await expect(c.convert({ input: 'tone.wav', output: 'no-opus-1.opus' })).rejects.toMatchObject({ code: 'SB_AUDIO_FORMAT_UNAVAILABLE', context: { pointer: '/output' }, message: expect.stringContaining('apt-get install opus-tools') as unknown });
+    await expect(c.convert({ input: 'real.opus', output: 'no-opus-2.wav' })).rejects.toMatchObject({ code: 'SB_AUDIO_FORMAT_UNAVAILABLE', context: { pointer: '/input' } });
+    expect(conversions().length).toBe(before);
+    await expect(c.convert({ input: 'tone.wav', output: 'no-opus-3.mp3' })).resolves.toMatchObject({ status: 'converted' });
+    expect(readdirSync(root).filter((f) => f.startsWith('no-opus-'))).toEqual(['no-opus-3.mp3']);
+  });
+
   it('a sox without its MP3 library: SB_AUDIO_FORMAT_UNAVAILABLE names libsox-fmt-mp3', async () => {
     const noMp3 = join(base, 'sox-no-mp3');
     // A stand-in whose format list lacks mp3, as a sox without libsox-fmt-mp3 prints it.
@@ -185,8 +209,22 @@ describe.runIf(canMount)('disk full or unwritable: failed with its cause, no par
     expect(sha256(big)).toBe(before);
   });
 
-  it('a read-only folder → SB_AUDIO_WRITE_FAILED (EROFS, not retried)', async () => {
-    await expect(converter.convert({ input: tone, output: join(readonly, 'out.wav') })).rejects.toMatchObject({ code: 'SB_AUDIO_WRITE_FAILED', context: { cause: 'EROFS', transient: false } });
+  it('disk full while opusenc writes (sox only loses its pipe) → SB_AUDIO_WRITE_FAILED (ENOSPC, transient)', async () => {
+    // 40 s at 24 kbit/s does not fit in 64 KiB.
+    const speech = synth(join(root, 'long-8k.wav'), { seconds: 40, effects: ['synth', '40', 'pinknoise', 'gain', '-10'] });
+    await expect(converter.convert({ input: speech, output: join(full, 'out.opus') })).rejects.toMatchObject({ code: 'SB_AUDIO_WRITE_FAILED', context: { cause: 'ENOSPC', transient: true } });
+    expect(readdirSync(full)).toEqual([]);
+  });
+
+  it('disk full while sox writes what opusdec decodes (opusdec only loses its pipe) → SB_AUDIO_WRITE_FAILED (ENOSPC)', async () => {
+    const opus = join(root, 'big.opus');
+    opusenc(synth(join(root, 'big16.wav'), { rate: 44100, channels: 2, seconds: 10, format: ['-b', '16'] }), opus);
+    await expect(converter.convert({ input: opus, output: join(full, 'out.wav') })).rejects.toMatchObject({ code: 'SB_AUDIO_WRITE_FAILED', context: { cause: 'ENOSPC', transient: true } });
+    expect(readdirSync(full)).toEqual([]);
+  });
+
+  it.each(['out.wav', 'out.opus'])('a read-only folder → SB_AUDIO_WRITE_FAILED (EROFS, not retried): %s', async (name) => {
+    await expect(converter.convert({ input: tone, output: join(readonly, name) })).rejects.toMatchObject({ code: 'SB_AUDIO_WRITE_FAILED', context: { cause: 'EROFS', transient: false } });
     expect(readdirSync(readonly)).toEqual([]);
   });
 });

@@ -82,7 +82,7 @@ export async function expandBatch(converter: AudioConverter, request: BatchReque
     } else {
       const ext = extensionOf(e.name);
       const f = ext === undefined ? undefined : FORMATS.get(ext);
-      if (!f || f.unavailable) continue;
+      if (!f) continue;
       if (request.outDir === undefined && ext === to) continue;
     }
     picked.push(rel);

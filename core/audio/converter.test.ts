@@ -42,6 +42,7 @@ describe('formats: 44.1 kHz stereo WAV to each format and back, measured on the 
     ['mp3', { rate: 22050, channels: 1 }, 22050, 1, 16, /MPEG/],
     ['ogg', { rate: 16000 }, 16000, 2, 16, /Vorbis/],
     ['flac', { bits: 24 }, 44100, 2, 24, /FLAC/],
+    ['opus', { rate: 16000, channels: 1 }, 16000, 1, 16, /Opus/],
   ];
   it.each(cases)('→ %s %j', async (ext, options, rate, channels, bits, encoding) => {
     const name = `to-${ext}-${Object.values(options).join('-') || 'default'}`;
@@ -53,7 +54,8 @@ describe('formats: 44.1 kHz stereo WAV to each format and back, measured on the 
     expect(out.duration).toBeLessThan(1.1);
     expect(out.bytes).toBe(statSync(out.output).size);
     expect(out.sha256).toBe(sha256(out.output));
-    if (!FORMATS.get(ext)?.raw || ext === 'ul' || ext === 'al') expect(Number(soxi(out.output, '-r'))).toBe(rate);
+    // (sox cannot read Opus: opus.test.ts checks those files with opus-tools.)
+    if ((!FORMATS.get(ext)?.raw || ext === 'ul' || ext === 'al') && !FORMATS.get(ext)?.via) expect(Number(soxi(out.output, '-r'))).toBe(rate);
     // And back: sox reads what it wrote (headerless formats by what their name means).
     const back = await converter.convert({ input: out.output, output: join(dir, `${name}.back.wav`) });
     expect(back).toMatchObject({ rate, channels });

@@ -6,20 +6,26 @@ import { basename, dirname, join } from 'node:path';
 import { SwitchboardError, isSwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { SOX_ENCODING, formatOf, type AudioFormat } from './formats.ts';
-import { SoxInfoReader, sha256File } from './measure.ts';
+import { SoxInfoReader, sha256File, type InfoResult } from './measure.ts';
+import { Mp3FrameWalker } from './mp3-frames.ts';
+import { OggOpusWalker } from './ogg-opus.ts';
+import { OPUS_PACKAGE, opusDecoder, opusEncoder, probeOpusTools, readOggOpus, type OpusTools } from './opus.ts';
 import { problemError, requestProblems } from './request.ts';
 import type { ConvertRequest } from './request.schema.ts';
 import type { ConvertResult } from './result.schema.ts';
 import { AudioPaths } from './roots.ts';
 import { Slots } from './slots.ts';
-import { SOX_PACKAGES, probeSox, runSox, type SoxCapabilities, type SoxExit } from './sox.ts';
+import { SOX_PACKAGES, probeSox, runSox, type SoxCapabilities, type SoxExit, type ToolExit } from './sox.ts';
 
 export interface AudioConverterOptions {
   /** The sox binary (SB_AUDIO_SOX). Default `sox`. */
   sox?: string;
+  /** opus-tools' encoder and decoder, for `.opus` (opus.ts). Default `opusenc`, `opusdec`. */
+  opusenc?: string;
+  opusdec?: string;
   /** Audio roots; undefined means none (the CLI, on an operator's own files). */
   roots?: readonly string[];
-  /** sox processes at once (SB_AUDIO_CONCURRENCY). Default: the CPU cores. */
+  /** Conversions (sox processes) at once (SB_AUDIO_CONCURRENCY). Default: the CPU cores. */
   concurrency?: number;
   /** A conversion running longer is killed (SB_AUDIO_TIMEOUT_MS). Default 600 000. */
   timeoutMs?: number;
@@ -45,10 +51,10 @@ export function isTransient(err: unknown): boolean {
 /**
  * Converts audio files with sox: requests checked before anything runs, paths confined to the
  * audio roots, sox driven with argument arrays (never a shell, `--no-glob` before each name, all
- * names absolute so none reads as an option, a pipe or a URL), at most `concurrency` sox
- * processes, output written to a temporary file beside the target and moved into place only
- * once measured, the input never opened for writing. Failures carry SB_AUDIO_* codes and leave
- * nothing behind.
+ * names absolute so none reads as an option, a pipe or a URL), at most `concurrency` conversions
+ * at once (each one sox, piped to opusenc or from opusdec for Opus), output written to a
+ * temporary file beside the target and moved into place only once measured, the input never
+ * opened for writing. Failures carry SB_AUDIO_* codes and leave nothing behind.
  */
 export class AudioConverter {
   readonly paths: AudioPaths;
@@ -60,10 +66,13 @@ export class AudioConverter {
   private readonly log: Logger;
   private readonly closing = new AbortController();
   private probing: Promise<SoxCapabilities> | undefined;
+  private readonly opus: OpusTools;
+  private opusProbe: ReturnType<typeof probeOpusTools> | undefined;
   private running = 0;
 
   constructor(options: AudioConverterOptions) {
     this.bin = options.sox ?? 'sox';
+    this.opus = { opusenc: options.opusenc ?? 'opusenc', opusdec: options.opusdec ?? 'opusdec' };
     this.paths = new AudioPaths(options.roots);
     this.concurrency = options.concurrency ?? availableParallelism();
     this.timeoutMs = options.timeoutMs ?? 600_000;
@@ -92,6 +101,18 @@ export class AudioConverter {
     return this.running;
   }
 
+  /**
+   * Checks opus-tools once, on the first `.opus` request; SB_AUDIO_FORMAT_UNAVAILABLE (naming
+   * the package) without them, and the next request checks again (they may have been installed).
+   */
+  private async opusReady(format: AudioFormat, pointer: string): Promise<void> {
+    this.opusProbe ??= probeOpusTools(this.opus);
+    const probe = await this.opusProbe;
+    if (probe.ok) return;
+    this.opusProbe = undefined;
+    throw new SwitchboardError('SB_AUDIO_FORMAT_UNAVAILABLE', [format.label, `${probe.reason}: install the Debian package ${OPUS_PACKAGE} (apt-get install ${OPUS_PACKAGE})`], { pointer });
+  }
+
   async convert(request: ConvertRequest, options: ConvertOptions = {}): Promise<ConvertResult> {
     const started = performance.now();
     const problems = requestProblems(request);
@@ -100,7 +121,8 @@ export class AudioConverter {
     const outFormat = formatOf(request.output) as AudioFormat;
     const caps = await this.start();
     for (const [f, pointer] of [[inFormat, '/input'], [outFormat, '/output']] as const) {
-      if (!caps.handlers.has(f.handler)) {
+      if (f.via) await this.opusReady(f, pointer);
+      else if (!caps.handlers.has(f.handler)) {
         throw new SwitchboardError('SB_AUDIO_FORMAT_UNAVAILABLE', [f.label, `this sox (${caps.bin}) has no ${f.handler} handler: install the Debian package ${f.debianPackage} (or ${SOX_PACKAGES.split(' ')[1]})`], { pointer });
       }
     }
@@ -111,6 +133,11 @@ export class AudioConverter {
     if (inStat.size === 0) throw new SwitchboardError('SB_AUDIO_EMPTY', [request.input, 'the file is empty (0 bytes)']);
     if (inFormat.raw?.bits === 16 && inStat.size % 2 !== 0) throw new SwitchboardError('SB_AUDIO_TRUNCATED', [request.input, `${inStat.size} bytes is not a whole number of 16-bit samples`]);
     if (inFormat.ext === 'gsm' && inStat.size % 33 !== 0) throw new SwitchboardError('SB_AUDIO_TRUNCATED', [request.input, `${inStat.size} bytes is not a whole number of 33-byte GSM frames`]);
+    if (inFormat.via) {
+      // opusdec tells nothing apart ("Failed to open"), and decodes a cut file without a word.
+      const ogg = await readOggOpus(input);
+      if (!ogg.ok) throw new SwitchboardError(ogg.code, ogg.code === 'SB_AUDIO_NOT_AUDIO' ? [request.input, inFormat.label, ogg.reason] : [request.input, ogg.reason]);
+    }
 
     const output = await this.paths.output(request.output);
     const onExists = request.onExists ?? 'error';
@@ -128,7 +155,9 @@ export class AudioConverter {
     let exit: SoxExit;
     this.running++;
     try {
-      exit = await runSox(this.bin, soxArgs(input, inFormat, temp, outFormat, request), { timeoutMs: this.timeoutMs, signal });
+      const feed = inFormat.via ? opusDecoder(this.opus.opusdec, input) : undefined;
+      const take = outFormat.via ? opusEncoder(this.opus.opusenc, temp, output) : undefined;
+      exit = await runSox(this.bin, soxArgs(input, inFormat, temp, outFormat, request), { timeoutMs: this.timeoutMs, signal, feed, take });
     } catch (err) {
       await rm(temp, { force: true });
       throw err;
@@ -138,8 +167,8 @@ export class AudioConverter {
     }
 
     try {
-      await this.check(exit, request, inFormat, temp);
-      const result = await this.describe('converted', input, temp, outFormat, started, exit.warnings.filter((w) => !/sample rate not specified|channels not specified/.test(w)));
+      await this.check(exit, request, inFormat, outFormat, input, temp);
+      const result = await this.describe('converted', input, temp, outFormat, started, exit.warnings.filter((w) => !/sample rate not specified|channels not specified|can't seek to fix it/.test(w)));
       if (result.samples === 0) throw noAudio(request);
       result.output = output;
       await options.beforeCommit?.(result);
@@ -159,9 +188,16 @@ export class AudioConverter {
     this.closing.abort();
   }
 
-  /** Measures a written file: sox --i for what it holds, the bytes for size and checksum. */
+  /**
+   * Measures a written file: its size, its checksum, and what it holds — read from its own frames
+   * as it is hashed where a walker knows the format (Opus, MP3: see their files for why), else
+   * with sox --i (run at the same time).
+   */
   private async describe(status: ConvertResult['status'], input: string, path: string, format: AudioFormat, started: number, warnings: string[]): Promise<ConvertResult> {
-    const [bytes, sha256, info] = await Promise.all([stat(path).then((s) => s.size), sha256File(path), format.soxType === 'raw' ? undefined : this.reader.read(path)]);
+    const walker = format.via ? new OggOpusWalker() : format.ext === 'mp3' ? new Mp3FrameWalker() : undefined;
+    const [bytes, sha256, read] = await Promise.all([stat(path).then((s) => s.size), sha256File(path, walker), walker || format.soxType === 'raw' ? undefined : this.reader.read(path)]);
+    // What a walker cannot account for (an MP3 with an ID3v2 tag…) is left to sox --i.
+    const info: InfoResult | undefined = walker ? (walker.info() ?? (await this.reader.read(path))) : read;
     let rate: number;
     let channels: number;
     let bits: number;
@@ -184,27 +220,72 @@ export class AudioConverter {
     return { status, input, output: path, format: format.ext, duration: Math.round((n / rate) * 1e6) / 1e6, samples: n, rate, channels, bits, encoding, bytes, sha256, ms: Math.round(performance.now() - started), warnings };
   }
 
-  /** Turns how sox ended into the right SB_AUDIO_* failure (sox reports a full disk with exit code 0). */
-  private async check(exit: SoxExit, request: ConvertRequest, inFormat: AudioFormat, temp: string): Promise<void> {
+  /**
+   * Turns how sox (and the tools at its pipe ends) ended into the right SB_AUDIO_* failure: sox
+   * reports a full disk with exit code 0. In a pipe the first process that failed of itself is
+   * the cause; the ones after it only lost their input, the ones before it their reader.
+   */
+  private async check(exit: SoxExit, request: ConvertRequest, inFormat: AudioFormat, outFormat: AudioFormat, input: string, temp: string): Promise<void> {
     if (exit.stopped === 'timeout') throw new SwitchboardError('SB_AUDIO_TIMEOUT', [request.input, this.timeoutMs], { transient: true });
     if (exit.stopped === 'aborted') throw new SwitchboardError('SB_AUDIO_ABORTED', [request.input]);
+    const { feeder, taker } = exit;
+    if (feeder && failed(feeder) && !lostPipe(feeder.signal, feeder.messages)) {
+      await this.toolFailure(feeder, inFormat.label, request, temp);
+      if (!(await stat(input).then(() => true, () => false))) throw new SwitchboardError('SB_AUDIO_NOT_FOUND', [request.input, 'no such file (removed while queued?)']);
+      throw new SwitchboardError('SB_AUDIO_NOT_AUDIO', [request.input, inFormat.label, `${basename(feeder.bin)}: ${toolText(feeder)}`]);
+    }
+    const soxFailed = exit.signal !== null || exit.fails.length > 0 || exit.code !== 0;
+    if (taker && failed(taker) && (!soxFailed || lostPipe(exit.signal, exit.fails))) {
+      await this.toolFailure(taker, outFormat.label, request, temp);
+      throw new SwitchboardError('SB_AUDIO_CONVERT_FAILED', [request.input, `${basename(taker.bin)}: ${toolText(taker)}`]);
+    }
     if (exit.signal) throw new SwitchboardError('SB_AUDIO_CONVERT_FAILED', [request.input, `sox was killed (${exit.signal})`], { transient: true });
-    if (exit.fails.length > 0 || exit.code !== 0) {
+    if (soxFailed) {
       const text = exit.fails.join('; ') || `exit code ${exit.code}`;
       if (/can't open input file/.test(text)) {
         if (/No such file or directory/.test(text)) throw new SwitchboardError('SB_AUDIO_NOT_FOUND', [request.input, 'no such file (removed while queued?)']);
         throw new SwitchboardError('SB_AUDIO_NOT_AUDIO', [request.input, inFormat.label, stripName(text)]);
       }
-      if (/output file|write failed|error writing|No space left|Read-only file system|Permission denied|quota/i.test(text)) {
-        const cause = await writeCause(text, dirname(temp));
-        throw new SwitchboardError('SB_AUDIO_WRITE_FAILED', [request.output, `${stripName(text)} (${cause})`], { cause, transient: TRANSIENT_CAUSES.has(cause) });
-      }
+      await writeFailure(text, stripName(text), request, temp);
       throw new SwitchboardError('SB_AUDIO_CONVERT_FAILED', [request.input, stripName(text)]);
     }
     const truncated = exit.warnings.find((w) => /premature EOF|unexpected EOF|truncated/i.test(w));
     if (truncated) throw new SwitchboardError('SB_AUDIO_TRUNCATED', [request.input, stripName(truncated)]);
     if (exit.samplesOut === 0) throw noAudio(request);
   }
+
+  /** The failures a pipe tool shares with sox: gone since the probe, killed, a write that failed. */
+  private async toolFailure(tool: ToolExit, label: string, request: ConvertRequest, temp: string): Promise<void> {
+    const name = basename(tool.bin);
+    if (tool.spawnError === 'ENOENT') throw new SwitchboardError('SB_AUDIO_FORMAT_UNAVAILABLE', [label, `"${tool.bin}" is not installed: install the Debian package ${OPUS_PACKAGE}`]);
+    if (tool.spawnError) throw new SwitchboardError('SB_AUDIO_CONVERT_FAILED', [request.input, `${name} cannot run (${tool.spawnError})`]);
+    if (tool.signal) throw new SwitchboardError('SB_AUDIO_CONVERT_FAILED', [request.input, `${name} was killed (${tool.signal})`], { transient: true });
+    // opusenc names the temporary file it could not write: say the output instead.
+    const text = `${name}: ${toolText(tool)}`.split(temp).join(request.output);
+    await writeFailure(text, text, request, temp);
+  }
+}
+
+/** A process that ended badly. */
+function failed(t: ToolExit): boolean {
+  return t.spawnError !== undefined || t.signal !== null || t.code !== 0;
+}
+
+/** Whether a process failed only because the one it wrote to went away. */
+function lostPipe(signal: NodeJS.Signals | null, messages: readonly string[]): boolean {
+  return signal === 'SIGPIPE' || messages.some((m) => /Broken pipe|Connection reset by peer/.test(m));
+}
+
+/** A tool's messages, without the notices opus-tools print even with --quiet. */
+function toolText(t: ToolExit): string {
+  return t.messages.filter((m) => !/^Skipping chunk|^Cannot seek/.test(m)).join('; ') || `exit code ${t.code}`;
+}
+
+/** SB_AUDIO_WRITE_FAILED when a failure's words are about writing the output. */
+async function writeFailure(text: string, shown: string, request: ConvertRequest, temp: string): Promise<void> {
+  if (!/output file|write failed|error writing|No space left|Read-only file system|Permission denied|quota/i.test(text)) return;
+  const cause = await writeCause(text, dirname(temp));
+  throw new SwitchboardError('SB_AUDIO_WRITE_FAILED', [request.output, `${shown} (${cause})`], { cause, transient: TRANSIENT_CAUSES.has(cause) });
 }
 
 function noAudio(request: ConvertRequest): SwitchboardError {
@@ -216,7 +297,7 @@ export function soxArgs(input: string, inFormat: AudioFormat, output: string, ou
   // -S (lossy outputs only: elsewhere the output's own sample count tells): the final progress
   // line says how many samples reached the encoder, 0 for an input without audio.
   // -R: the same dither noise on every run, so converting the same file again gives the same bytes.
-  const args = [outFormat.lossy ? '-S' : '-q', '-R', ...formatArgs(inFormat), '--no-glob', input];
+  const args = [outFormat.lossy ? '-S' : '-q', '-R', ...formatArgs(inFormat), ...fileArgs(input, inFormat)];
   const codec = o.codec ?? outFormat.codecs[0];
   const rate = outFormat.raw?.rate ?? o.rate ?? (codec === 'gsm' ? 8000 : outFormat.fixedRate);
   const channels = outFormat.raw ? 1 : (o.channels ?? (codec === 'gsm' ? 1 : outFormat.fixedChannels));
@@ -236,9 +317,12 @@ export function soxArgs(input: string, inFormat: AudioFormat, output: string, ou
       }
     } else if (outFormat.bits) {
       args.push('-b', String(o.bits ?? outFormat.bits[0]));
+    } else if (outFormat.via) {
+      // What opusenc reads (8/16/24-bit or float WAV); 24 bits, so sox adds no dither before the encoder.
+      args.push('-e', 'signed-integer', '-b', '24');
     }
   }
-  args.push('--no-glob', output);
+  args.push(...fileArgs(output, outFormat));
   // Mixing and resampling first, so a level set below is the level of what is written.
   if (channels !== undefined) args.push('channels', String(channels));
   if (rate !== undefined) args.push('rate', String(rate));
@@ -248,7 +332,14 @@ export function soxArgs(input: string, inFormat: AudioFormat, output: string, ou
   return args;
 }
 
+/** A file's name for sox: behind --no-glob; `-` for a format reached through a pipe. */
+function fileArgs(path: string, f: AudioFormat): string[] {
+  return f.via ? ['-'] : ['--no-glob', path];
+}
+
 function formatArgs(f: AudioFormat): string[] {
+  // A WAV header written to a pipe cannot be fixed up afterwards: its length is a guess.
+  if (f.via) return ['--ignore-length', '-t', f.soxType];
   if (!f.raw) return ['-t', f.soxType];
   const args = ['-t', f.soxType, '-r', String(f.raw.rate), '-c', '1'];
   if (f.soxType === 'raw') args.push('-e', f.raw.encoding, '-b', String(f.raw.bits));

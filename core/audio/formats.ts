@@ -13,7 +13,7 @@ export interface AudioFormat {
   /** The extension, lower case, without the dot. */
   ext: string;
   label: string;
-  /** sox `-t` type. */
+  /** sox `-t` type (for a format reached through a pipe, what flows on the pipe). */
   soxType: string;
   /** The sox handler that must be listed by `sox -h` for this format, and the Debian package that brings it. */
   handler: string;
@@ -31,8 +31,11 @@ export interface AudioFormat {
   bits?: readonly number[];
   /** A lossy encoder pads the end, so an output of nothing but padding can come from an input without audio. */
   lossy?: boolean;
-  /** Why this converter cannot handle the format at all (shown with SB_AUDIO_FORMAT_UNAVAILABLE). */
-  unavailable?: string;
+  /**
+   * sox neither reads nor writes it: the Debian package whose tools do (opus.ts), sox reading or
+   * writing WAV on a pipe to them, so every option works as for the other formats.
+   */
+  via?: 'opus-tools';
 }
 
 const L16 = (ext: string, rate: number): AudioFormat => ({
@@ -64,16 +67,8 @@ export const FORMATS: ReadonlyMap<string, AudioFormat> = new Map(
       { ext: 'mp3', label: 'MP3', soxType: 'mp3', handler: 'mp3', debianPackage: 'libsox-fmt-mp3', rates: MPEG_RATES, codecs: [], lossy: true },
       { ext: 'ogg', label: 'OGG Vorbis', soxType: 'vorbis', handler: 'vorbis', debianPackage: 'libsox-fmt-base', codecs: [], lossy: true },
       { ext: 'flac', label: 'FLAC', soxType: 'flac', handler: 'flac', debianPackage: 'libsox-fmt-base', codecs: ['pcm'], bits: [16, 24, 8] },
-      {
-        ext: 'opus',
-        label: 'OGG Opus',
-        soxType: 'opus',
-        handler: 'opus',
-        debianPackage: 'sox',
-        codecs: [],
-        unavailable:
-          'sox cannot write Opus (its own opus handler only reads, through libopusfile, and the sox of Debian 12 is built without it); write OGG Vorbis (.ogg) instead, or encode the WAV output with opusenc (Debian package opus-tools)',
-      },
+      // sox's own opus handler only reads (libopusfile), and the sox of Debian 12 has none.
+      { ext: 'opus', label: 'OGG Opus', soxType: 'wav', handler: 'wav', debianPackage: 'opus-tools', via: 'opus-tools', codecs: [], lossy: true },
     ] satisfies AudioFormat[]
   ).map((f) => [f.ext, f]),
 );

@@ -117,9 +117,18 @@ export class SoxInfoReader {
 // collections, and every fork (each sox) copies the page tables of all of it.
 const spareBlocks: Buffer[] = [];
 
-/** sha256 of a file's bytes, hex; read in 256 KiB blocks (a stream's 64 KiB chunks cost more than the hashing). */
-export async function sha256File(path: string): Promise<string> {
+/** sha256 of a file's bytes, hex; a walker (frame-walker.ts) reads the same bytes on the way. */
+export async function sha256File(path: string, walker?: { push(block: Buffer): void }): Promise<string> {
   const hash = createHash('sha256');
+  await readBlocks(path, (block) => {
+    hash.update(block);
+    walker?.push(block);
+  });
+  return hash.digest('hex');
+}
+
+/** Hands a file's bytes to `take` in 256 KiB blocks (a stream's 64 KiB chunks cost more than the hashing). The block is reused once `take` returns. */
+export async function readBlocks(path: string, take: (block: Buffer) => void): Promise<void> {
   const block = spareBlocks.pop() ?? Buffer.allocUnsafe(256 * 1024);
   const file = await open(path, 'r').catch((err: unknown) => {
     spareBlocks.push(block);
@@ -128,8 +137,8 @@ export async function sha256File(path: string): Promise<string> {
   try {
     for (;;) {
       const { bytesRead } = await file.read(block, 0, block.length, null);
-      if (bytesRead === 0) return hash.digest('hex');
-      hash.update(block.subarray(0, bytesRead));
+      if (bytesRead === 0) return;
+      take(block.subarray(0, bytesRead));
     }
   } finally {
     await file.close();

@@ -94,9 +94,10 @@ export class AudioQueue {
   }
 
   /**
-   * Queues a conversion or a batch. Throws SB_AUDIO_BAD_OPTION, SB_AUDIO_UNKNOWN_FORMAT,
-   * SB_AUDIO_FORMAT_UNAVAILABLE or SB_AUDIO_OUTSIDE_ROOTS (with context.pointer) for a request
-   * that can never succeed, SB_AUDIO_UNAVAILABLE when Redis cannot be reached.
+   * Queues a conversion or a batch. Throws SB_AUDIO_BAD_OPTION, SB_AUDIO_UNKNOWN_FORMAT or
+   * SB_AUDIO_OUTSIDE_ROOTS (with context.pointer) for a request that can never succeed,
+   * SB_AUDIO_UNAVAILABLE when Redis cannot be reached. (What the worker's converter lacks, such
+   * as opus-tools, fails the job there: SB_AUDIO_FORMAT_UNAVAILABLE.)
    */
   async add(input: unknown): Promise<{ jobId: string; kind: AudioJobKind }> {
     if (this.closed) throw new SwitchboardError('SB_AUDIO_UNAVAILABLE', ['the queue is closed']);

@@ -17,7 +17,7 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 const checkSingle = ajv.compile(convertRequestSchema);
 const checkBatch = ajv.compile(batchRequestSchema);
 
-const known = (): string => [...FORMATS.values()].filter((f) => !f.unavailable).map((f) => f.ext).join(', ');
+const known = (): string => [...FORMATS.keys()].join(', ');
 
 function fromAjv(err: ErrorObject): RequestProblem {
   const params = err.params as Record<string, unknown>;
@@ -33,12 +33,11 @@ function fromAjv(err: ErrorObject): RequestProblem {
   return { pointer: pointer || '/', message, code: 'SB_AUDIO_BAD_OPTION' };
 }
 
-/** The format a path names, or the problem with it (unknown extension, or one this converter cannot do). */
+/** The format a path names, or the problem with it (an unknown extension). */
 export function formatProblem(path: string, pointer: string): RequestProblem | AudioFormat {
   const ext = extensionOf(path);
   const format = ext === undefined ? undefined : FORMATS.get(ext);
   if (!format) return { pointer, message: `${path}: not an audio format Switchboard converts (known: ${known()})`, code: 'SB_AUDIO_UNKNOWN_FORMAT', args: [path, known()] };
-  if (format.unavailable) return { pointer, message: `${format.label}: ${format.unavailable}`, code: 'SB_AUDIO_FORMAT_UNAVAILABLE', args: [format.label, format.unavailable] };
   return format;
 }
 

@@ -15,7 +15,7 @@ export const convertResultSchema = {
     input: { type: 'string', description: 'The input, as a real path on the converting host.' },
     output: { type: 'string' },
     format: { type: 'string', description: 'Output format (extension).' },
-    duration: { type: 'number', description: 'Seconds of audio, measured on the output (sox --i): samples ÷ rate.' },
+    duration: { type: 'number', description: 'Seconds of audio, measured on the output (sox --i; Opus and MP3 from their own pages and frames): samples ÷ rate.' },
     samples: { type: 'integer', description: 'Samples per channel.' },
     rate: { type: 'integer' },
     channels: { type: 'integer' },
