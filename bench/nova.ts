@@ -51,6 +51,7 @@ const emulator = await Child.start(new URL('./nova-emulator-process.ts', import.
 const clients = await Child.start(new URL('./stream-clients-process.ts', import.meta.url));
 const media = new MediaServer({ host: '127.0.0.1', port: 0, secret: randomUUID(), logger: silentLogger, maxMessageBytes: 1 << 20 });
 await media.start();
+const rssBefore = process.memoryUsage().rss;
 const nova = createNovaClient({ endpoint: String(emulator.ready.endpoint), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, logger: silentLogger });
 
 async function measure(windowMs: number, calls: number): Promise<Figures> {
@@ -96,19 +97,21 @@ async function measure(windowMs: number, calls: number): Promise<Figures> {
       await session.start();
     }),
   );
-  global.gc?.();
-  const rss0 = process.memoryUsage().rss;
   const run = clients.twice<unknown, { replies: number; framesSent: number; sendLagP99: number; sendLagMax: number; cpuPct: number }>({ type: 'run', streams: issued.map((s) => ({ url: s.url, headers: s.headers })), seconds: SECONDS, rate: RATE }, 'connected', 'done');
   await run.first;
   await wired;
   await emulator.ask({ type: 'mark' }, 'marked');
-  const rss1 = process.memoryUsage().rss;
+  // Peak RSS while the calls run, against the process before any call: an upper bound per call
+  // (the heap never gives back what earlier runs grew, so later rows carry some of theirs).
+  let rssPeak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
   const profiler = await startProfile();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const sent = await run.second;
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - t0;
+  clearInterval(sampler);
   await profiler?.(`nova-${windowMs}ms-${calls}.cpuprofile`);
   await Promise.all(sessions.map((s) => s.close()));
   const report = await emulator.ask<{ lost: number; reordered: number; cpuPct: number }>({ type: 'report' }, 'report');
@@ -117,7 +120,7 @@ async function measure(windowMs: number, calls: number): Promise<Figures> {
     added_p99_ms: round(percentile(inLat, 99)),
     out_p99_ms: round(percentile(outLat, 99)),
     cpu_pct: round(((cpu.user + cpu.system) / 1000 / wall) * 100, 1),
-    rss_mb_per_call: round(Math.max(0, rss1 - rss0) / calls / 1024 / 1024, 3),
+    rss_mb_per_call: round(Math.max(0, rssPeak - rssBefore) / calls / 1024 / 1024, 3),
     lost: report.lost,
     reordered: report.reordered,
     emulator_cpu_pct: round(report.cpuPct, 1),
