@@ -4,7 +4,7 @@ import { linkSync, mkdtempSync, readdirSync, rmSync, statSync, watch } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256, soxi, stat, synth } from '../../test/support/audio-files.ts';
+import { sha256, soxi, stat, synth, tempOutputAppears } from '../../test/support/audio-files.ts';
 import { silentLogger } from '../log.ts';
 import { AudioConverter, soxArgs } from './converter.ts';
 import { FORMATS } from './formats.ts';
@@ -172,14 +172,7 @@ describe('running', () => {
     const ctl = new AbortController();
     const running = converter.convert({ input: long, output: join(dir, 'aborted.mp3') }, { signal: ctl.signal });
     // Abort once sox is running (its temporary file exists).
-    await new Promise<void>((resolve) => {
-      const w = watch(dir, (_e, name) => {
-        if (name?.startsWith('.sb-') && name.endsWith('.mp3')) {
-          w.close();
-          resolve();
-        }
-      });
-    });
+    await tempOutputAppears(dir, 'mp3');
     ctl.abort();
     await expect(running).rejects.toMatchObject({ code: 'SB_AUDIO_ABORTED' });
     expect(leftovers()).toEqual([]);

@@ -2,11 +2,11 @@
 // figure measured from the written file and checked against opus-tools' own opusinfo and
 // opusdec; sox's options on the way; abort and timeout stopping every process of the pipe.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256, soxi, stat, synth } from '../../test/support/audio-files.ts';
+import { sha256, soxi, stat, synth, tempOutputAppears } from '../../test/support/audio-files.ts';
 import { silentLogger } from '../log.ts';
 import { AudioConverter, soxArgs } from './converter.ts';
 import { FORMATS } from './formats.ts';
@@ -162,14 +162,7 @@ describe('running', () => {
     const ctl = new AbortController();
     const running = converter.convert({ input: long, output: join(dir, 'aborted.opus') }, { signal: ctl.signal });
     // Abort once opusenc is writing (its temporary file exists).
-    await new Promise<void>((resolve) => {
-      const w = watch(dir, (_e, name) => {
-        if (name?.startsWith('.sb-') && name.endsWith('.opus')) {
-          w.close();
-          resolve();
-        }
-      });
-    });
+    await tempOutputAppears(dir, 'opus');
     ctl.abort();
     await expect(running).rejects.toMatchObject({ code: 'SB_AUDIO_ABORTED' });
     expect(leftovers()).toEqual([]);

@@ -2,7 +2,7 @@
 // the audio benchmark. execFile with argument arrays, as everywhere.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
 
 export interface SynthOptions {
   seconds?: number;
@@ -38,4 +38,16 @@ export function stat(path: string, name: string, inputArgs: string[] = []): numb
 
 export function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** Resolves once a conversion's temporary output (`.sb-….<ext>`) appears in `dir`: its converter is running. */
+export function tempOutputAppears(dir: string, ext: string): Promise<void> {
+  return new Promise((resolve) => {
+    const w = watch(dir, (_e, name) => {
+      if (name?.startsWith('.sb-') && name.endsWith(`.${ext}`)) {
+        w.close();
+        resolve();
+      }
+    });
+  });
 }
