@@ -22,6 +22,8 @@ export interface Config {
   /** Amazon Nova Sonic through Bedrock: region and credentials come from the standard AWS chain; endpoint only for tests. */
   nova: { region: string | undefined; endpoint: string | undefined };
   logLevel: string;
+  /** SIGTERM/SIGINT: how long an orderly stop may take before the process exits anyway (below systemd's TimeoutStopSec). */
+  shutdownTimeoutMs: number;
   flowsDir: string;
   /** Where relative sound paths in flows point, as FreeSWITCH sees the file system. */
   soundsDir: string;
@@ -85,6 +87,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     nova: { region: env.SB_NOVA_REGION || env.AWS_REGION || undefined, endpoint: env.SB_NOVA_ENDPOINT || undefined },
     logLevel: str(env, 'SB_LOG_LEVEL', 'info'),
+    shutdownTimeoutMs: int(env, 'SB_SHUTDOWN_TIMEOUT_MS', 25_000),
     flowsDir: str(env, 'SB_FLOWS_DIR', 'flows'),
     soundsDir: str(env, 'SB_SOUNDS_DIR', resolve(PROJECT_ROOT, 'flows/sounds')),
     recordingsDir: str(env, 'SB_RECORDINGS_DIR', '/var/lib/switchboard/recordings'),

@@ -2,6 +2,7 @@ import { AudioRuntime } from '../audio/index.ts';
 import type { Config } from '../config.ts';
 import { isSwitchboardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { stopOnSignals } from './stop-signals.ts';
 import { Metrics } from '../metrics.ts';
 
 /**
@@ -19,13 +20,7 @@ export async function startAudioWorker(config: Config, log: Logger, alone: boole
   }
   log.info({ roots: audio.converter.paths.roots, concurrency: audio.converter.concurrency }, 'switchboard audio worker is running');
   if (alone) {
-    const stop = async (signal: string): Promise<void> => {
-      log.info({ signal }, 'stopping: finishing the audio jobs in hand');
-      await audio.close();
-      process.exit(0);
-    };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+    stopOnSignals(log, 'finishing the audio jobs in hand', () => audio.close(), config.shutdownTimeoutMs);
   }
   return audio;
 }

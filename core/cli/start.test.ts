@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FreeSwitchSim } from '../../test/support/freeswitch-sim/index.ts';
+import { startRedisServer, type RedisServer } from '../../test/support/redis-server.ts';
 import { PROJECT_ROOT } from '../config.ts';
 
 let sim: FreeSwitchSim;
@@ -19,15 +20,23 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('switchboard start: runs the real service, takes calls, reloads on SIGHUP, stops cleanly on SIGTERM', async () => {
+interface Running {
+  child: ReturnType<typeof spawn>;
+  lines: Array<Record<string, unknown>>;
+  exited: Promise<number | null>;
+  waitLine(pred: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+}
+
+/** `switchboard start` in a child process, its JSON log lines collected. */
+function startSwitchboard(env: Record<string, string> = {}): Running {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/switchboard.js'), 'start'], {
     cwd: dir,
-    env: { ...process.env, SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_MEDIA_PORT: '0', SB_FLOWS_DIR: dir, SB_LOG_LEVEL: 'info' },
+    env: { ...process.env, SB_ESL_PORT: String(sim.port), SB_OUTBOUND_PORT: '0', SB_HTTP_PORT: '0', SB_MEDIA_PORT: '0', SB_FLOWS_DIR: dir, SB_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Array<Record<string, unknown>> = [];
   const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
-  createInterface({ input: child.stdout }).on('line', (text) => {
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (text) => {
     let line: Record<string, unknown>;
     try {
       line = JSON.parse(text) as Record<string, unknown>;
@@ -46,6 +55,11 @@ it('switchboard start: runs the real service, takes calls, reloads on SIGHUP, st
       exited.then((code) => Promise.reject(new Error(`switchboard exited (${code}) before the expected log line`))),
     ]);
   };
+  return { child, lines, exited, waitLine };
+}
+
+it('switchboard start: runs the real service, takes calls, reloads on SIGHUP, stops cleanly on SIGTERM', async () => {
+  const { child, lines, exited, waitLine } = startSwitchboard();
   try {
     const running = await waitLine((l) => l.msg === 'switchboard is running');
     const port = (running.outbound as { port: number }).port;
@@ -64,4 +78,40 @@ it('switchboard start: runs the real service, takes calls, reloads on SIGHUP, st
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+describe('stopping while Redis is unreachable', () => {
+  let redis: RedisServer;
+  beforeEach(async () => {
+    redis = await startRedisServer();
+  });
+  afterEach(() => redis.stop());
+
+  it('SIGTERM: the orderly stop cannot finish, so after SB_SHUTDOWN_TIMEOUT_MS it says so and exits 1', async () => {
+    const { child, lines, exited, waitLine } = startSwitchboard({ REDIS_URL: redis.url, SB_SHUTDOWN_TIMEOUT_MS: '1500', SB_RECORDINGS_DIR: dir });
+    try {
+      await waitLine((l) => l.msg === 'switchboard is running');
+      await redis.stop();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(1);
+      expect(lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('could not stop within the shutdown deadline'))).toMatchObject({ timeoutMs: 1500 });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a second signal while stopping exits at once', async () => {
+    const { child, lines, exited, waitLine } = startSwitchboard({ REDIS_URL: redis.url, SB_SHUTDOWN_TIMEOUT_MS: '600000', SB_RECORDINGS_DIR: dir });
+    try {
+      await waitLine((l) => l.msg === 'switchboard is running');
+      await redis.stop();
+      child.kill('SIGTERM');
+      await waitLine((l) => l.msg === 'stopping: finishing calls in progress');
+      child.kill('SIGINT');
+      expect(await exited).toBe(1);
+      expect(lines.some((l) => l.msg === 'second signal while stopping: exiting now')).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { loadConfig, loadDotEnv } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { Service } from '../service.ts';
+import { stopOnSignals } from './stop-signals.ts';
 
 export function startCommand(): Command {
   return new Command('start')
@@ -20,12 +21,6 @@ export function startCommand(): Command {
       }
       log.info({ esl: `${config.esl.host}:${config.esl.port}`, outbound: service.outboundAddress, http: `${config.http.host}:${config.http.port}` }, 'switchboard is running');
       process.on('SIGHUP', () => service.reload());
-      const stop = async (signal: string): Promise<void> => {
-        log.info({ signal }, 'stopping: finishing calls in progress');
-        await service.close();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-      process.once('SIGINT', () => void stop('SIGINT'));
+      stopOnSignals(log, 'finishing calls in progress', () => service.close(), config.shutdownTimeoutMs);
     });
 }

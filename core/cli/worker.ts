@@ -8,6 +8,7 @@ import { Metrics } from '../metrics.ts';
 import { BatchWorker, CallWorker, allListeners } from '../queue/index.ts';
 import { CallWebhooks, WebhookWorker } from '../webhooks/index.ts';
 import { startAudioWorker } from './audio-worker.ts';
+import { stopOnSignals } from './stop-signals.ts';
 
 /**
  * `switchboard worker`: dials queued outbound calls only (no flows run here): answered calls
@@ -45,8 +46,7 @@ export function workerCommand(): Command {
       const batchWorker = new BatchWorker({ connection: config.redisUrl, prefix: q.prefix, logger: log, onEvent });
       await batchWorker.start();
       log.info({ outbound: config.outbound, cps: q.cps, maxConcurrent: q.maxConcurrent }, 'switchboard worker is running');
-      const stop = async (signal: string): Promise<void> => {
-        log.info({ signal }, 'stopping: handing back the jobs in hand');
+      stopOnSignals(log, 'handing back the jobs in hand', async () => {
         await batchWorker.close();
         await audio?.close();
         await worker.close();
@@ -54,9 +54,6 @@ export function workerCommand(): Command {
         await webhookWorker.close();
         await journal.close();
         await esl.close();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-      process.once('SIGINT', () => void stop('SIGINT'));
+      }, config.shutdownTimeoutMs);
     });
 }
