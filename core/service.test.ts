@@ -86,4 +86,17 @@ describe('Service', () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ status: 'degraded', esl: { connected: false } });
   });
+  it('a part that fails to close is logged and the rest still close; close() names it', async () => {
+    const media = service.media as NonNullable<typeof service.media>;
+    const realClose = media.close.bind(media);
+    media.close = async () => {
+      await realClose();
+      throw new Error('disk on fire');
+    };
+    expect(service.esl.connected).toBe(true);
+    await expect(service.close()).rejects.toThrow('could not close cleanly: media');
+    expect(service.esl.connected).toBe(false);
+    expect(lines.find((l) => l.msg === 'could not close cleanly; closing the rest')).toMatchObject({ part: 'media', err: 'disk on fire' });
+    media.close = realClose;
+  });
 });

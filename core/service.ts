@@ -155,22 +155,38 @@ export class Service {
     return r;
   }
 
+  /**
+   * Closes every part, in reverse order of start. A part that fails to close (Redis gone, say) is
+   * logged and the rest are still closed; close() then rejects naming the parts that failed.
+   */
   async close(): Promise<void> {
-    await this.http?.close();
-    await this.audio?.close();
-    await this.batchWorker?.close();
-    await this.batches?.close();
-    await this.worker?.close();
-    await this.queue?.close();
-    // After the calls: their flows' last step events still go out.
-    await this.server?.close();
-    await this.callWebhooks?.close();
-    await this.webhookWorker?.close();
-    await this.calls?.close();
-    await this.media?.close();
-    this.novaClient?.destroy();
-    await this.esl?.close();
-    this.flows?.close();
+    const parts: Array<[string, () => unknown]> = [
+      ['http', () => this.http?.close()],
+      ['audio', () => this.audio?.close()],
+      ['batch worker', () => this.batchWorker?.close()],
+      ['batches', () => this.batches?.close()],
+      ['call worker', () => this.worker?.close()],
+      ['call queue', () => this.queue?.close()],
+      // After the calls: their flows' last step events still go out.
+      ['call server', () => this.server?.close()],
+      ['call webhooks', () => this.callWebhooks?.close()],
+      ['webhook worker', () => this.webhookWorker?.close()],
+      ['call history', () => this.calls?.close()],
+      ['media', () => this.media?.close()],
+      ['nova client', () => this.novaClient?.destroy()],
+      ['event socket', () => this.esl?.close()],
+      ['flows', () => this.flows?.close()],
+    ];
+    const failed: string[] = [];
+    for (const [name, close] of parts) {
+      try {
+        await close();
+      } catch (err) {
+        failed.push(name);
+        this.log.warn({ part: name, err: (err as Error).message }, 'could not close cleanly; closing the rest');
+      }
+    }
+    if (failed.length > 0) throw new Error(`could not close cleanly: ${failed.join(', ')}`);
   }
 
   private async handleCall(call: Call): Promise<void> {

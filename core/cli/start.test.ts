@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FreeSwitchSim } from '../../test/support/freeswitch-sim/index.ts';
-import { startRedisServer, type RedisServer } from '../../test/support/redis-server.ts';
+import { startRedisServer } from '../../test/support/redis-server.ts';
 import { PROJECT_ROOT } from '../config.ts';
 
 let sim: FreeSwitchSim;
@@ -80,31 +80,37 @@ it('switchboard start: runs the real service, takes calls, reloads on SIGHUP, st
   }
 });
 
-describe('stopping while Redis is unreachable', () => {
-  let redis: RedisServer;
-  beforeEach(async () => {
-    redis = await startRedisServer();
+describe('a stop that cannot finish in time', () => {
+  let holdDir: string;
+  beforeAll(() => {
+    holdDir = mkdtempSync(join(tmpdir(), 'sb-start-hold-'));
+    writeFileSync(join(holdDir, 'hold.yaml'), 'name: hold\ndefault: true\nsteps:\n  - answer\n  - wait: 3000\n  - hangup\n');
   });
-  afterEach(() => redis.stop());
+  afterAll(() => rmSync(holdDir, { recursive: true, force: true }));
 
-  it('SIGTERM: the orderly stop cannot finish, so after SB_SHUTDOWN_TIMEOUT_MS it says so and exits 1', async () => {
-    const { child, lines, exited, waitLine } = startSwitchboard({ REDIS_URL: redis.url, SB_SHUTDOWN_TIMEOUT_MS: '1500', SB_RECORDINGS_DIR: dir });
+  /** A running switchboard with one call in a long flow (3000 s, 30 s on the simulator's clock): its stop waits for the call, up to 5 s. */
+  async function withCallInProgress(env: Record<string, string>): Promise<Running> {
+    const run = startSwitchboard({ SB_FLOWS_DIR: holdDir, ...env });
+    const running = await run.waitLine((l) => l.msg === 'switchboard is running');
+    await sim.inboundCall({ to: '7000', from: '1000', socket: { host: '127.0.0.1', port: (running.outbound as { port: number }).port } });
+    await run.waitLine((l) => l.msg === 'flow started');
+    return run;
+  }
+
+  it('SIGTERM: after SB_SHUTDOWN_TIMEOUT_MS it says so and exits 1', async () => {
+    const { child, lines, exited } = await withCallInProgress({ SB_SHUTDOWN_TIMEOUT_MS: '1000' });
     try {
-      await waitLine((l) => l.msg === 'switchboard is running');
-      await redis.stop();
       child.kill('SIGTERM');
       expect(await exited).toBe(1);
-      expect(lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('could not stop within the shutdown deadline'))).toMatchObject({ timeoutMs: 1500 });
+      expect(lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('could not stop within the shutdown deadline'))).toMatchObject({ timeoutMs: 1000 });
     } finally {
       child.kill('SIGKILL');
     }
   });
 
   it('a second signal while stopping exits at once', async () => {
-    const { child, lines, exited, waitLine } = startSwitchboard({ REDIS_URL: redis.url, SB_SHUTDOWN_TIMEOUT_MS: '600000', SB_RECORDINGS_DIR: dir });
+    const { child, lines, exited, waitLine } = await withCallInProgress({ SB_SHUTDOWN_TIMEOUT_MS: '600000' });
     try {
-      await waitLine((l) => l.msg === 'switchboard is running');
-      await redis.stop();
       child.kill('SIGTERM');
       await waitLine((l) => l.msg === 'stopping: finishing calls in progress');
       child.kill('SIGINT');
@@ -112,6 +118,23 @@ describe('stopping while Redis is unreachable', () => {
       expect(lines.some((l) => l.msg === 'second signal while stopping: exiting now')).toBe(true);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it('Redis unreachable: the stop ends, exit 1, and the log says why', async () => {
+    const redis = await startRedisServer();
+    const { child, lines, exited, waitLine } = startSwitchboard({ REDIS_URL: redis.url, SB_SHUTDOWN_TIMEOUT_MS: '1500', SB_RECORDINGS_DIR: dir });
+    try {
+      await waitLine((l) => l.msg === 'switchboard is running');
+      await redis.stop();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(1);
+      // Either BullMQ's close waits for Redis (the deadline) or it fails at once (the rest are closed anyway).
+      const why = lines.find((l) => typeof l.msg === 'string' && (l.msg.startsWith('could not stop within the shutdown deadline') || l.msg === 'stopping failed'));
+      expect(why).toBeDefined();
+    } finally {
+      child.kill('SIGKILL');
+      await redis.stop();
     }
   });
 });
