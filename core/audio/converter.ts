@@ -9,6 +9,7 @@ import { SOX_ENCODING, formatOf, type AudioFormat } from './formats.ts';
 import { SoxInfoReader, sha256File, type InfoResult } from './measure.ts';
 import { Mp3FrameWalker } from './mp3-frames.ts';
 import { OggOpusWalker } from './ogg-opus.ts';
+import { WavWalker } from './wav-header.ts';
 import { OPUS_PACKAGE, opusDecoder, opusEncoder, probeOpusTools, readOggOpus, type OpusTools } from './opus.ts';
 import { problemError, requestProblems } from './request.ts';
 import type { ConvertRequest } from './request.schema.ts';
@@ -190,11 +191,11 @@ export class AudioConverter {
 
   /**
    * Measures a written file: its size, its checksum, and what it holds — read from its own frames
-   * as it is hashed where a walker knows the format (Opus, MP3: see their files for why), else
-   * with sox --i (run at the same time).
+   * or header chunks as it is hashed where a walker knows the format (Opus, MP3, WAV: see their
+   * files for why), else with sox --i (run at the same time).
    */
   private async describe(status: ConvertResult['status'], input: string, path: string, format: AudioFormat, started: number, warnings: string[]): Promise<ConvertResult> {
-    const walker = format.via ? new OggOpusWalker() : format.ext === 'mp3' ? new Mp3FrameWalker() : undefined;
+    const walker = format.via ? new OggOpusWalker() : format.ext === 'mp3' ? new Mp3FrameWalker() : format.ext === 'wav' ? new WavWalker() : undefined;
     const [bytes, sha256, read] = await Promise.all([stat(path).then((s) => s.size), sha256File(path, walker), walker || format.soxType === 'raw' ? undefined : this.reader.read(path)]);
     // What a walker cannot account for (an MP3 with an ID3v2 tag…) is left to sox --i.
     const info: InfoResult | undefined = walker ? (walker.info() ?? (await this.reader.read(path))) : read;
