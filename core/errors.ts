@@ -102,7 +102,7 @@ const codes = {
   SB_AUDIO_SAME_FILE: { status: 400, message: 'output %s is the input itself (an input is never modified)' },
   SB_AUDIO_OUTPUT_EXISTS: { status: 409, message: 'output %s already exists (overwrite replaces it, skip keeps it)' },
   SB_AUDIO_WRITE_FAILED: { status: 507, message: 'cannot write %s: %s' },
-  SB_AUDIO_CONVERT_FAILED: { status: 500, message: 'sox failed on %s: %s' },
+  SB_AUDIO_CONVERT_FAILED: { status: 500, message: 'converting %s failed: %s' },
   SB_AUDIO_TIMEOUT: { status: 504, message: 'converting %s took longer than %s ms (SB_AUDIO_TIMEOUT_MS)' },
   SB_AUDIO_ABORTED: { status: 499, message: 'converting %s was aborted' },
   SB_AUDIO_CONVERTER_MISSING: { status: 503, message: '%s: install the Debian package %s (apt-get install %s)' },

@@ -165,6 +165,24 @@ describe('the converter missing, or missing a format', () => {
     expect(readdirSync(root).filter((f) => f.startsWith('no-opus-'))).toEqual(['no-opus-3.mp3']);
   });
 
+  it('a tool that fails of itself: SB_AUDIO_CONVERT_FAILED naming that tool and its words, nothing left behind', async () => {
+    // Stand-ins: an opusenc that answers --version as opus-tools does but refuses to encode, and
+    // a sox that fails on conversions (its capability probe still answers as the real one).
+    const badEnc = join(base, 'opusenc-fails');
+    writeFileSync(badEnc, `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "opusenc opus-tools 0.2"; exit 0; fi\ncat > /dev/null\necho "Error: unsupported input" >&2\nexit 1\n`);
+    const badSox = join(base, 'sox-fails');
+    writeFileSync(badSox, `#!/bin/sh\nif [ "$1" = "-h" ]; then exec sox -h; fi\necho "sox FAIL sox: effect chain broke" >&2\nexit 2\n`);
+    chmodSync(badEnc, 0o755);
+    chmodSync(badSox, 0o755);
+    const enc = new AudioConverter({ sox: 'sox', opusenc: badEnc, roots: [root], logger: silentLogger });
+    const soxOnly = new AudioConverter({ sox: badSox, roots: [root], logger: silentLogger });
+    const before = sha256(tone);
+    await expect(enc.convert({ input: 'tone.wav', output: 'fails-1.opus' })).rejects.toMatchObject({ code: 'SB_AUDIO_CONVERT_FAILED', message: 'converting tone.wav failed: opusenc-fails: Error: unsupported input' });
+    await expect(soxOnly.convert({ input: 'tone.wav', output: 'fails-2.wav' })).rejects.toMatchObject({ code: 'SB_AUDIO_CONVERT_FAILED', message: expect.stringMatching(/^converting tone\.wav failed: sox: .*effect chain broke/) as unknown });
+    expect(readdirSync(root).filter((f) => f.includes('fails-'))).toEqual([]);
+    expect(sha256(tone)).toBe(before);
+  });
+
   it('a sox without its MP3 library: SB_AUDIO_FORMAT_UNAVAILABLE names libsox-fmt-mp3', async () => {
     const noMp3 = join(base, 'sox-no-mp3');
     // A stand-in whose format list lacks mp3, as a sox without libsox-fmt-mp3 prints it.

@@ -248,7 +248,7 @@ export class AudioConverter {
         throw new SwitchboardError('SB_AUDIO_NOT_AUDIO', [request.input, inFormat.label, stripName(text)]);
       }
       await writeFailure(text, stripName(text), request, temp);
-      throw new SwitchboardError('SB_AUDIO_CONVERT_FAILED', [request.input, stripName(text)]);
+      throw new SwitchboardError('SB_AUDIO_CONVERT_FAILED', [request.input, `sox: ${stripName(text)}`]);
     }
     const truncated = exit.warnings.find((w) => /premature EOF|unexpected EOF|truncated/i.test(w));
     if (truncated) throw new SwitchboardError('SB_AUDIO_TRUNCATED', [request.input, stripName(truncated)]);
