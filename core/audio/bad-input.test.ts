@@ -1,13 +1,14 @@
 // Every bad input of the issue, each with its exact code. Requests that can never work are
 // refused before any process starts: sox is run through a spy that logs each invocation.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256, soxi, synth } from '../../test/support/audio-files.ts';
 import { silentLogger } from '../log.ts';
-import { AudioConverter } from './converter.ts';
+import { AudioConverter, isTransient } from './converter.ts';
+import { soxLauncher } from './sox.ts';
 import type { ConvertRequest } from './request.schema.ts';
 
 let base: string;
@@ -181,6 +182,33 @@ describe('the converter missing, or missing a format', () => {
     await expect(soxOnly.convert({ input: 'tone.wav', output: 'fails-2.wav' })).rejects.toMatchObject({ code: 'SB_AUDIO_CONVERT_FAILED', message: expect.stringMatching(/^converting tone\.wav failed: sox: .*effect chain broke/) as unknown });
     expect(readdirSync(root).filter((f) => f.includes('fails-'))).toEqual([]);
     expect(sha256(tone)).toBe(before);
+  });
+
+  it('the launcher process dying mid-conversion: SB_AUDIO_CONVERT_FAILED, worth a retry, nothing left behind', async () => {
+    // A stand-in sox that says where it is, then takes its time.
+    const pidFile = join(base, 'slow-sox.pid');
+    const slow = join(base, 'sox-slow');
+    writeFileSync(slow, `#!/bin/sh\nif [ "$1" = "-h" ]; then exec sox -h; fi\necho $$ > '${pidFile}.tmp' && mv '${pidFile}.tmp' '${pidFile}'\nexec sleep 30\n`);
+    chmodSync(slow, 0o755);
+    const c = new AudioConverter({ sox: slow, roots: [root], logger: silentLogger });
+    const converting = c.convert({ input: 'tone.wav', output: 'launcher-gone.wav' });
+    const sox = await new Promise<number>((resolve) => {
+      const check = (): void => {
+        if (!existsSync(pidFile)) return;
+        w.close();
+        resolve(Number(readFileSync(pidFile, 'utf8')));
+      };
+      const w = watch(base, check);
+      check();
+    });
+    process.kill(soxLauncher().pid as number, 'SIGKILL');
+    const err = await converting.catch((e: unknown) => e);
+    process.kill(sox, 'SIGKILL');
+    expect(err).toMatchObject({ code: 'SB_AUDIO_CONVERT_FAILED', message: expect.stringContaining('the process launcher exited (SIGKILL)') as unknown });
+    expect(isTransient(err)).toBe(true);
+    expect(readdirSync(root).filter((f) => f.startsWith('.sb-') || f.startsWith('launcher-gone'))).toEqual([]);
+    // The next conversion starts a new launcher.
+    await expect(converter.convert({ input: 'tone.wav', output: 'after-launcher.wav' })).resolves.toMatchObject({ status: 'converted' });
   });
 
   it('a sox without its MP3 library: SB_AUDIO_FORMAT_UNAVAILABLE names libsox-fmt-mp3', async () => {

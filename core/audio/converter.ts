@@ -10,6 +10,7 @@ import { SoxInfoReader, sha256File, type InfoResult } from './measure.ts';
 import { Mp3FrameWalker } from './mp3-frames.ts';
 import { OggOpusWalker } from './ogg-opus.ts';
 import { WavWalker } from './wav-header.ts';
+import { LauncherGone } from './launcher.ts';
 import { OPUS_PACKAGE, opusDecoder, opusEncoder, probeOpusTools, readOggOpus, type OpusTools } from './opus.ts';
 import { problemError, requestProblems } from './request.ts';
 import type { ConvertRequest } from './request.schema.ts';
@@ -161,7 +162,7 @@ export class AudioConverter {
       exit = await runSox(this.bin, soxArgs(input, inFormat, temp, outFormat, request), { timeoutMs: this.timeoutMs, signal, feed, take });
     } catch (err) {
       await rm(temp, { force: true });
-      throw err;
+      throw launcherGone(err, request);
     } finally {
       this.running--;
       release();
@@ -180,7 +181,7 @@ export class AudioConverter {
       return result;
     } catch (err) {
       await rm(temp, { force: true });
-      throw err;
+      throw launcherGone(err, request);
     }
   }
 
@@ -196,7 +197,7 @@ export class AudioConverter {
    */
   private async describe(status: ConvertResult['status'], input: string, path: string, format: AudioFormat, started: number, warnings: string[]): Promise<ConvertResult> {
     const walker = format.via ? new OggOpusWalker() : format.ext === 'mp3' ? new Mp3FrameWalker() : format.ext === 'wav' ? new WavWalker() : undefined;
-    const [bytes, sha256, read] = await Promise.all([stat(path).then((s) => s.size), sha256File(path, walker), walker || format.soxType === 'raw' ? undefined : this.reader.read(path)]);
+    const [{ sha256, bytes }, read] = await Promise.all([sha256File(path, walker), walker || format.soxType === 'raw' ? undefined : this.reader.read(path)]);
     // What a walker cannot account for (an MP3 with an ID3v2 tag…) is left to sox --i.
     const info: InfoResult | undefined = walker ? (walker.info() ?? (await this.reader.read(path))) : read;
     let rate: number;
@@ -287,6 +288,11 @@ async function writeFailure(text: string, shown: string, request: ConvertRequest
   if (!/output file|write failed|error writing|No space left|Read-only file system|Permission denied|quota/i.test(text)) return;
   const cause = await writeCause(text, dirname(temp));
   throw new SwitchboardError('SB_AUDIO_WRITE_FAILED', [request.output, `${shown} (${cause})`], { cause, transient: TRANSIENT_CAUSES.has(cause) });
+}
+
+/** A run cut short by the launcher process dying: worth another try. */
+function launcherGone(err: unknown, request: ConvertRequest): unknown {
+  return err instanceof LauncherGone ? new SwitchboardError('SB_AUDIO_CONVERT_FAILED', [request.input, err.message], { transient: true }) : err;
 }
 
 function noAudio(request: ConvertRequest): SwitchboardError {

@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import type { ProcessEnd } from './launcher.ts';
+import { soxLauncher } from './sox.ts';
 
 /** What `sox --i` says about a file. `samples` is undefined when the format does not record it (raw GSM). */
 export interface SoxFileInfo {
@@ -16,16 +17,11 @@ export interface SoxFileInfo {
 export type InfoResult = { ok: true; info: SoxFileInfo } | { ok: false; reason: string };
 
 /** Runs one `sox --i` over several files and reads each block back in argument order. */
-export function soxInfo(bin: string, paths: readonly string[]): Promise<InfoResult[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, ['--i', ...paths], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.once('error', reject);
-    child.once('close', () => resolve(parseInfo(out, err, paths)));
-  });
+export async function soxInfo(bin: string, paths: readonly string[]): Promise<InfoResult[]> {
+  const [sox] = await soxLauncher().run([{ bin, args: ['--i', ...paths] }], { capture: true }).ended;
+  const { stdout, stderr, spawnError } = sox as ProcessEnd;
+  if (spawnError) throw new Error(`${bin} cannot run: ${spawnError.message}`);
+  return parseInfo(stdout, stderr, paths);
 }
 
 /** Exported for the tests. The header line holds the path verbatim, so blocks are found by it, never by blank lines. */
@@ -114,17 +110,19 @@ export class SoxInfoReader {
 }
 
 // Read blocks are reused: fresh large buffers would grow the process's memory between garbage
-// collections, and every fork (each sox) copies the page tables of all of it.
+// collections.
 const spareBlocks: Buffer[] = [];
 
-/** sha256 of a file's bytes, hex; a walker (frame-walker.ts) reads the same bytes on the way. */
-export async function sha256File(path: string, walker?: { push(block: Buffer): void }): Promise<string> {
+/** A file's sha256 (hex) and size, from one read of its bytes; a walker (frame-walker.ts) reads the same bytes on the way. */
+export async function sha256File(path: string, walker?: { push(block: Buffer): void }): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
+  let bytes = 0;
   await readBlocks(path, (block) => {
     hash.update(block);
+    bytes += block.length;
     walker?.push(block);
   });
-  return hash.digest('hex');
+  return { sha256: hash.digest('hex'), bytes };
 }
 
 /** Hands a file's bytes to `take` in 256 KiB blocks (a stream's 64 KiB chunks cost more than the hashing). The block is reused once `take` returns. */

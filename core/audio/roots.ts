@@ -64,6 +64,12 @@ export class AudioPaths {
 
   /** The real path of a folder, made (recursively) when missing: the deepest existing part is resolved and checked first. */
   async folder(dir: string, shown: string): Promise<string> {
+    // Most folders are there already: one realpath, and the walk up only when it fails.
+    const there = await realpath(dir).catch(() => undefined);
+    if (there !== undefined) {
+      this.checkReal(shown, there);
+      return there;
+    }
     let existing = dir;
     const missing: string[] = [];
     for (;;) {

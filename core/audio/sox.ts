@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { SwitchboardError } from '../errors.ts';
+import { ProcessLauncher, type ProcessEnd, type ProcessSpec } from './launcher.ts';
 
 /** What the installed sox can do, from `sox -h`. */
 export interface SoxCapabilities {
@@ -41,6 +42,13 @@ function soxEnv(): NodeJS.ProcessEnv {
 
 export const SOX_PACKAGES = 'sox libsox-fmt-all';
 
+let launcher: ProcessLauncher | undefined;
+/** The launcher every sox of this process is started from (one small helper process, started on first use). */
+export function soxLauncher(): ProcessLauncher {
+  launcher ??= new ProcessLauncher(soxEnv());
+  return launcher;
+}
+
 /**
  * Runs `sox -h` and reads the handlers and effects it lists. Throws SB_AUDIO_CONVERTER_MISSING,
  * naming the Debian package, when sox is not there.
@@ -64,10 +72,7 @@ export async function probeSox(bin: string): Promise<SoxCapabilities> {
 }
 
 /** A process on the other end of a pipe with sox, for a format sox cannot read or write itself (opus.ts). */
-export interface PipeTool {
-  bin: string;
-  args: readonly string[];
-}
+export type PipeTool = ProcessSpec;
 
 /** How such a process ended. */
 export interface ToolExit {
@@ -80,67 +85,38 @@ export interface ToolExit {
   spawnError: string | undefined;
 }
 
-interface Ended {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-  tail: string;
-  spawnError: NodeJS.ErrnoException | undefined;
-}
-
-/** Collects a process's standard error and waits for it to be gone ('close' follows a failed start too). */
-function ended(child: ChildProcess): Promise<Ended> {
-  return new Promise((resolve) => {
-    // The head holds the messages, the tail the final progress line (-S).
-    let stderr = '';
-    let tail = '';
-    let spawnError: NodeJS.ErrnoException | undefined;
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      if (stderr.length < 64 * 1024) stderr += d;
-      tail = (tail + d).slice(-4096);
-    });
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      if (child.pid === undefined) spawnError = err;
-    });
-    child.once('close', (code, signal) => resolve({ code, signal, stderr, tail, spawnError }));
-  });
-}
-
 /**
  * Runs sox with an argument array (no shell: nothing in a file name is ever interpreted), with
  * `feed` writing to its standard input (sox reads `-`) and `take` reading its standard output
- * (sox writes `-`) when given: each pipe goes straight from one process to the next, and the
- * parent lets go of its ends, so a process sees the other die. Keeps sox's FAIL and WARN lines
- * and stops them all (SIGKILL) on timeout or abort. Resolves when every process has exited, so
- * a caller may remove what they were writing.
+ * (sox writes `-`) when given, each pipe going straight from one process to the next (see
+ * launcher.ts). Keeps sox's FAIL and WARN lines and stops them all (SIGKILL) on timeout or
+ * abort. Resolves when every process has exited, so a caller may remove what they were writing.
  */
 export async function runSox(bin: string, args: readonly string[], options: { timeoutMs: number; signal?: AbortSignal; feed?: PipeTool; take?: PipeTool }): Promise<SoxExit> {
   const { feed, take } = options;
-  const feeder = feed && spawn(feed.bin, feed.args, { stdio: ['ignore', 'pipe', 'pipe'], env: soxEnv() });
-  const sox = spawn(bin, args, { stdio: [feeder?.stdout ?? 'ignore', take ? 'pipe' : 'ignore', 'pipe'], env: soxEnv() });
-  const taker = take && spawn(take.bin, take.args, { stdio: [sox.stdout ?? 'ignore', 'ignore', 'pipe'], env: soxEnv() });
-  feeder?.stdout?.destroy();
-  if (taker) sox.stdout?.destroy();
-  const processes = [feeder, sox, taker].filter((c) => c !== undefined);
-  const endings = Promise.all([ended(sox), feeder && ended(feeder), taker && ended(taker)]);
+  const chain = [feed, { bin, args }, take].filter((p) => p !== undefined);
+  const run = soxLauncher().run(chain);
 
   let stopped: SoxExit['stopped'];
   const stop = (why: 'timeout' | 'aborted'): void => {
     stopped ??= why;
-    for (const p of processes) p.kill('SIGKILL');
+    run.kill();
   };
   const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
   const onAbort = (): void => stop('aborted');
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) stop('aborted');
-  const [s, fed, took] = await endings.finally(() => {
+  const endings = await run.ended.finally(() => {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
   });
+  const fed = feed && endings[0];
+  const s = endings[feed ? 1 : 0] as ProcessEnd;
+  const took = take && endings[feed ? 2 : 1];
 
   if (s.spawnError) {
     const err = s.spawnError;
-    throw err.code === 'ENOENT' ? new SwitchboardError('SB_AUDIO_CONVERTER_MISSING', [`the audio converter "${bin}" is not installed`, SOX_PACKAGES, SOX_PACKAGES]) : err;
+    throw err.code === 'ENOENT' ? new SwitchboardError('SB_AUDIO_CONVERTER_MISSING', [`the audio converter "${bin}" is not installed`, SOX_PACKAGES, SOX_PACKAGES]) : new Error(`${bin} cannot run: ${err.message}`);
   }
   // One message per `sox LEVEL ` start (a file name may itself hold a newline), up to the
   // file details or progress that -S prints after it.
@@ -149,6 +125,6 @@ export async function runSox(bin: string, args: readonly string[], options: { ti
   const level = (l: string): string[] => messages.filter((m) => m.startsWith(`sox ${l} `)).map((m) => m.slice(`sox ${l} `.length));
   const out = [...s.tail.matchAll(/\bOut:([0-9.]+)([kMG]?)/g)].pop();
   const samplesOut = out ? Number(out[1]) * ({ '': 1, k: 1e3, M: 1e6, G: 1e9 } as Record<string, number>)[out[2] as string]! : undefined;
-  const tool = (t: PipeTool, e: Ended): ToolExit => ({ bin: t.bin, code: e.code, signal: e.signal, messages: e.stderr.split('\n').map((l) => l.trim()).filter(Boolean), spawnError: e.spawnError?.code });
+  const tool = (t: PipeTool, e: ProcessEnd): ToolExit => ({ bin: t.bin, code: e.code, signal: e.signal, messages: e.stderr.split('\n').map((l) => l.trim()).filter(Boolean), spawnError: e.spawnError?.code });
   return { code: s.code, signal: s.signal, fails: level('FAIL'), warnings: level('WARN'), samplesOut, stopped, feeder: feed && fed && tool(feed, fed), taker: take && took && tool(take, took) };
 }

@@ -117,7 +117,7 @@ export class AudioWorker {
         items.delete(i);
         continue;
       }
-      const same = await sha256File(o.result.output).then((h) => h === o.result.sha256, () => false);
+      const same = await sha256File(o.result.output).then((h) => h.sha256 === o.result.sha256, () => false);
       if (!same) items.delete(i);
     }
     return items;
