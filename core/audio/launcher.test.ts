@@ -62,10 +62,11 @@ describe('ProcessLauncher', () => {
     expect(existsSync('pwned')).toBe(false);
   });
 
-  it('runs with the environment it was given', async () => {
-    launcher = new ProcessLauncher({ ...process.env, SB_LAUNCHER_TEST: 'given' });
-    const [out] = await launcher.run([{ bin: 'sh', args: ['-c', 'printf "$SB_LAUNCHER_TEST"'] }], { capture: true }).ended;
-    expect(out?.stdout).toBe('given');
+  it('runs with the environment it was given, without node flags from NODE_OPTIONS', async () => {
+    // Were NODE_OPTIONS passed on, node would refuse to start the launcher with this flag.
+    launcher = new ProcessLauncher({ ...process.env, SB_LAUNCHER_TEST: 'given', NODE_OPTIONS: '--no-such-node-flag' });
+    const [out] = await launcher.run([{ bin: 'sh', args: ['-c', 'printf "$SB_LAUNCHER_TEST:${NODE_OPTIONS-unset}"'] }], { capture: true }).ended;
+    expect(out?.stdout).toBe('given:unset');
   });
 
   it('a program that is not there: spawnError ENOENT, and the rest of the chain still ends', async () => {

@@ -80,8 +80,10 @@ export class ProcessLauncher {
 
   private helper(): Helper {
     if (this.current?.child.connected) return this.current;
-    // execArgv []: none of this process's flags (the TypeScript loader, an inspector) for the helper.
-    const child = fork(new URL('./launcher-process.js', import.meta.url).pathname, [], { execArgv: ['--single-threaded'], env: this.env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
+    // None of this process's node flags (the TypeScript loader, an inspector), from its command
+    // line or NODE_OPTIONS; --single-threaded: no V8 worker threads for a process this small.
+    const { NODE_OPTIONS: _flags, ...env } = this.env;
+    const child = fork(new URL('./launcher-process.js', import.meta.url).pathname, [], { execArgv: ['--single-threaded'], env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
     const helper: Helper = { child, runs: new Map() };
     child.on('message', (m: Reply) => {
       const run = helper.runs.get(m.id);
