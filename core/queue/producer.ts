@@ -141,16 +141,20 @@ export class CallQueue {
   }
 
   private async read(jobId: string): Promise<CallJobState | undefined> {
-    const rec = await this.store.read(jobId);
+    let rec = await this.store.read(jobId);
     if (!rec) return undefined;
     let state = rec.state;
     let cause = rec.cause;
-    if (!TERMINAL_STATES.has(state)) {
-      // BullMQ gave up on the job (worker errors past its attempts, stalled too often): say so.
-      const job = await this.queue.getJob(jobId);
-      if (job && (await job.getState()) === 'failed') {
+    if (!TERMINAL_STATES.has(state) && (await this.queue.getJobState(jobId)) === 'failed') {
+      // The worker records an outcome before BullMQ fails the job, so the record read above may
+      // predate both: read it again. Still not final: BullMQ gave up on the job (worker errors
+      // past its attempts, stalled too often), so say so, with BullMQ's reason.
+      rec = (await this.store.read(jobId)) ?? rec;
+      state = rec.state;
+      cause = rec.cause;
+      if (!TERMINAL_STATES.has(state)) {
         state = 'failed';
-        cause = cause ?? job.failedReason;
+        cause = cause ?? (await this.queue.getJob(jobId))?.failedReason;
       }
     }
     return {
