@@ -46,15 +46,24 @@ function ended(child, capture) {
  */
 function run({ id, chain, capture }) {
   const processes = [];
+  let refused;
   for (const [i, { bin, args }] of chain.entries()) {
     const last = i === chain.length - 1;
     const from = processes[i - 1]?.stdout;
-    processes.push(spawn(bin, args, { stdio: [from ?? 'ignore', last && !capture ? 'ignore' : 'pipe', 'pipe'] }));
+    try {
+      processes.push(spawn(bin, args, { stdio: [from ?? 'ignore', last && !capture ? 'ignore' : 'pipe', 'pipe'] }));
+    } catch (err) {
+      // Refused before any process started (an argument node will not pass on): that run fails, not this process.
+      refused = { code: null, signal: null, stderr: '', tail: '', stdout: '', spawnError: { code: err.code, message: err.message } };
+      for (const p of processes) p.kill('SIGKILL');
+      break;
+    }
     from?.destroy();
   }
   runs.set(id, processes);
-  Promise.all(processes.map((p, i) => ended(p, capture && i === processes.length - 1))).then((all) => {
+  Promise.all(processes.map((p, i) => ended(p, capture && i === chain.length - 1))).then((all) => {
     runs.delete(id);
+    while (refused && all.length < chain.length) all.push(refused);
     if (process.connected) process.send({ op: 'ended', id, ended: all });
   });
 }

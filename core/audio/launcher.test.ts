@@ -76,6 +76,17 @@ describe('ProcessLauncher', () => {
     expect(reader).toMatchObject({ code: 0, stdout: '' });
   });
 
+  it('arguments node refuses (a NUL byte): that run reports it, the launcher carries on', async () => {
+    launcher = new ProcessLauncher(process.env);
+    const pid = await launcher.run([{ bin: 'true', args: [] }]).ended.then(() => launcher.pid);
+    const [first, second] = await launcher.run([{ bin: 'sleep', args: ['30'] }, { bin: 'printf', args: ['a\0b'] }]).ended;
+    expect(first?.signal).toBe('SIGKILL');
+    expect(second?.spawnError?.code).toBe('ERR_INVALID_ARG_VALUE');
+    const [after] = await launcher.run([{ bin: 'true', args: [] }]).ended;
+    expect(after?.code).toBe(0);
+    expect(launcher.pid).toBe(pid);
+  });
+
   it('kill: SIGKILL to every process of the run', async () => {
     launcher = new ProcessLauncher(process.env);
     const run = launcher.run([{ bin: 'sleep', args: ['30'] }, { bin: 'sleep', args: ['30'] }]);
