@@ -1,11 +1,11 @@
 // Every bad input of the issue, each with its exact code. Requests that can never work are
 // refused before any process starts: sox is run through a spy that logs each invocation.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, watch, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256, soxi, synth } from '../../test/support/audio-files.ts';
+import { lineAppears, sha256, soxi, synth } from '../../test/support/audio-files.ts';
 import { silentLogger } from '../log.ts';
 import { AudioConverter, isTransient } from './converter.ts';
 import { soxLauncher } from './sox.ts';
@@ -186,21 +186,12 @@ describe('the converter missing, or missing a format', () => {
 
   it('the launcher process dying mid-conversion: SB_AUDIO_CONVERT_FAILED, worth a retry, nothing left behind', async () => {
     // A stand-in sox that says where it is, then takes its time.
-    const pidFile = join(base, 'slow-sox.pid');
     const slow = join(base, 'sox-slow');
-    writeFileSync(slow, `#!/bin/sh\nif [ "$1" = "-h" ]; then exec sox -h; fi\necho $$ > '${pidFile}.tmp' && mv '${pidFile}.tmp' '${pidFile}'\nexec sleep 30\n`);
+    writeFileSync(slow, `#!/bin/sh\nif [ "$1" = "-h" ]; then exec sox -h; fi\necho $$ > '${join(base, 'slow-sox.pid')}'\nexec sleep 30\n`);
     chmodSync(slow, 0o755);
     const c = new AudioConverter({ sox: slow, roots: [root], logger: silentLogger });
     const converting = c.convert({ input: 'tone.wav', output: 'launcher-gone.wav' });
-    const sox = await new Promise<number>((resolve) => {
-      const check = (): void => {
-        if (!existsSync(pidFile)) return;
-        w.close();
-        resolve(Number(readFileSync(pidFile, 'utf8')));
-      };
-      const w = watch(base, check);
-      check();
-    });
+    const sox = Number(await lineAppears(base, 'slow-sox.pid'));
     process.kill(soxLauncher().pid as number, 'SIGKILL');
     const err = await converting.catch((e: unknown) => e);
     process.kill(sox, 'SIGKILL');

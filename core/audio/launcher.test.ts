@@ -1,10 +1,11 @@
 // The launcher process that starts sox and the tools piped to it: pipes, arguments as they are,
 // kill, a missing program, the launcher dying, and what happens when its parent goes away.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lineAppears } from '../../test/support/audio-files.ts';
 import { LauncherGone, ProcessLauncher } from './launcher.ts';
 
 let dir: string;
@@ -26,23 +27,6 @@ afterEach(() => {
   }
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Resolves once `name` exists in the test folder (written by a process the test started). */
-function appears(name: string): Promise<string> {
-  const path = join(dir, name);
-  return new Promise((resolve) => {
-    const w = watch(dir, () => {
-      if (existsSync(path) && readFileSync(path, 'utf8').endsWith('\n')) {
-        w.close();
-        resolve(readFileSync(path, 'utf8').trim());
-      }
-    });
-    if (existsSync(path) && readFileSync(path, 'utf8').endsWith('\n')) {
-      w.close();
-      resolve(readFileSync(path, 'utf8').trim());
-    }
-  });
-}
 
 const alive = (pid: number): boolean => existsSync(`/proc/${pid}`) && !/^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, 'x'));
 
@@ -99,7 +83,7 @@ describe('ProcessLauncher', () => {
     launcher = new ProcessLauncher(process.env);
     const marker = 'dying.pid';
     const run = launcher.run([{ bin: 'sh', args: ['-c', `echo $$ > ${join(dir, marker)}; exec sleep 30`] }]);
-    orphans.push(Number(await appears(marker)));
+    orphans.push(Number(await lineAppears(dir, marker)));
     const first = launcher.pid as number;
     process.kill(first, 'SIGKILL');
     await expect(run.ended).rejects.toBeInstanceOf(LauncherGone);
@@ -120,7 +104,7 @@ describe('ProcessLauncher and the process that owns it', () => {
   it('when its owner is killed, everything the launcher started is killed too', async () => {
     const marker = 'owner-gone.pid';
     const owner = script('owner', `launcher.run([{ bin: 'sh', args: ['-c', ${JSON.stringify(`echo $$ > ${join(dir, marker)}; exec sleep 30`)}] }]);`);
-    const pid = Number(await appears(marker));
+    const pid = Number(await lineAppears(dir, marker));
     orphans.push(pid);
     expect(alive(pid)).toBe(true);
     owner.kill('SIGKILL');

@@ -2,7 +2,8 @@
 // the audio benchmark. execFile with argument arrays, as everywhere.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, watch } from 'node:fs';
+import { existsSync, readFileSync, watch } from 'node:fs';
+import { join } from 'node:path';
 
 export interface SynthOptions {
   seconds?: number;
@@ -49,5 +50,27 @@ export function tempOutputAppears(dir: string, ext: string): Promise<void> {
         resolve();
       }
     });
+  });
+}
+
+/**
+ * Resolves with the trimmed content of `dir/name` once it is there and complete (ends with a
+ * newline): how a process a test started says it is running (`echo $$ > file`).
+ */
+export function lineAppears(dir: string, name: string): Promise<string> {
+  const path = join(dir, name);
+  const line = (): string | undefined => {
+    const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    return text.endsWith('\n') ? text.trim() : undefined;
+  };
+  return new Promise((resolve) => {
+    const check = (): void => {
+      const found = line();
+      if (found === undefined) return;
+      w.close();
+      resolve(found);
+    };
+    const w = watch(dir, check);
+    check();
   });
 }
